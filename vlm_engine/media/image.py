@@ -18,9 +18,9 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from sightline_common.sniff import GIF, JPEG, PNG, TIFF, WEBP, MediaKind, MediaType, sniff_bytes
 from vlm_engine.errors import ErrorCode, MediaError
 from vlm_engine.media.limits import DEFAULT_LIMITS, MediaLimits, read_input
-from vlm_engine.media.sniff import GIF, JPEG, PNG, TIFF, WEBP, MediaKind, MediaType, sniff_bytes
 
 # Pillow format names for each sniffed type: the decoder must be the one the magic bytes announced.
 _PIL_FORMATS = {PNG: "PNG", JPEG: "JPEG", GIF: "GIF", WEBP: "WEBP", TIFF: "TIFF"}

@@ -28,10 +28,10 @@ import numpy as np
 import pymupdf
 from PIL import Image
 
+from sightline_common.sniff import MediaKind, sniff_bytes
 from vlm_engine.errors import ErrorCode, MediaError
 from vlm_engine.grounding import Box, View, boxes_of, clip_boxes, scale_for_pixel_budget, union_all
 from vlm_engine.media.limits import DEFAULT_LIMITS, Deadline, MediaLimits, read_input
-from vlm_engine.media.sniff import MediaKind, sniff_bytes
 
 log = logging.getLogger(__name__)
 
@@ -84,31 +84,37 @@ class TextLayer:
         )
 
     @cached_property
+    def word_lines(self) -> tuple[tuple[Word, ...], ...]:
+        """The words grouped by MuPDF line, in reading order."""
+        groups: dict[tuple[int, int], list[Word]] = {}
+        for w in self.words:
+            groups.setdefault((w.block, w.line), []).append(w)
+        return tuple(tuple(g) for g in groups.values())
+
+    @cached_property
     def lines(self) -> tuple[TextSpan, ...]:
-        """Words joined by spaces, one span per MuPDF line, in reading order."""
-        return self._spans(by_line=True)
+        """Words joined by spaces, one span per MuPDF line."""
+        return tuple(
+            TextSpan(" ".join(w.text for w in ws), union_all([w.box for w in ws])) for ws in self.word_lines
+        )
 
     @cached_property
     def blocks(self) -> tuple[TextSpan, ...]:
         """Lines joined by newlines, one span per MuPDF block."""
-        return self._spans(by_line=False)
+        groups: dict[int, list[int]] = {}
+        for i, ws in enumerate(self.word_lines):
+            groups.setdefault(ws[0].block, []).append(i)
+        return tuple(
+            TextSpan(
+                "\n".join(self.lines[i].text for i in members),
+                union_all([self.lines[i].box for i in members]),
+            )
+            for members in groups.values()
+        )
 
     @property
     def text(self) -> str:
         return "\n\n".join(b.text for b in self.blocks)
-
-    def _spans(self, by_line: bool) -> tuple[TextSpan, ...]:
-        groups: dict[tuple[int, int], list[Word]] = {}
-        for w in self.words:
-            groups.setdefault((w.block, w.line if by_line else 0), []).append(w)
-        spans = []
-        for members in groups.values():
-            line_texts: dict[int, list[str]] = {}
-            for w in members:
-                line_texts.setdefault(w.line, []).append(w.text)
-            text = "\n".join(" ".join(t) for t in line_texts.values())
-            spans.append(TextSpan(text, union_all([w.box for w in members])))
-        return tuple(spans)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vlm_engine.media.sniff import MediaKind, sniff_bytes, sniff_file
+from sightline_common.sniff import MediaKind, sniff_bytes, sniff_file
 
 
 @pytest.mark.parametrize(
