@@ -133,6 +133,11 @@ def test_dialect_round_trip(dialect, data):
         # PaliGemma: y first, 1024 bins; bins 256..767 in y and 512..767 in x
         (BoxDialect.PALIGEMMA, "<loc0256><loc0512><loc0767><loc0767> cat", [500, 500, 750, 1500]),
         (BoxDialect.FLORENCE2, "cat<loc_100><loc_200><loc_299><loc_399>", [100, 400, 300, 800]),
+        (
+            BoxDialect.SIGHTLINE,
+            "<ref>cat</ref><box><loc_100><loc_200><loc_299><loc_399></box>",
+            [100, 400, 300, 800],
+        ),
         # Kosmos-2: patch 33 is row 1 col 1, patch 66 is row 2 col 2 of the 32x32 grid
         (
             BoxDialect.KOSMOS2,

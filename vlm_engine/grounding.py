@@ -65,7 +65,7 @@ class Box:
         return ((self.x0 + self.x1) / 2, (self.y0 + self.y1) / 2)
 
     def as_list(self, ndigits: int | None = 2) -> list[float]:
-        values = [self.x0, self.y0, self.x1, self.y1]
+        values = [float(self.x0), float(self.y0), float(self.x1), float(self.y1)]
         return values if ndigits is None else [round(v, ndigits) for v in values]
 
     def clip(self, width: float, height: float) -> Box:
@@ -331,6 +331,9 @@ class BoxDialect(StrEnum):
     PALIGEMMA = "paligemma"  # <locY0><locX0><locY1><locX1> label, 1024 bins, y first
     FLORENCE2 = "florence2"  # label<loc_x0><loc_y0><loc_x1><loc_y1>, 1000 bins
     KOSMOS2 = "kosmos2"  # <phrase>label</phrase><object><patch_index_A><patch_index_B></object>, 32x32
+    SIGHTLINE = (
+        "sightline"  # <ref>label</ref><box><loc_X0><loc_Y0><loc_X1><loc_Y1></box>, 1000 bins (own model)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,6 +362,9 @@ _INTERNVL_ONE = re.compile(r"\[" + ",".join([NUMBER] * 4) + r"\]")
 _PALIGEMMA = re.compile(r"<loc(\d{4})><loc(\d{4})><loc(\d{4})><loc(\d{4})>\s*([^<;]*)")
 _FLORENCE2 = re.compile(r"([^<>]*?)((?:<loc_\d+>){4,})")
 _FLORENCE2_LOC = re.compile(r"<loc_(\d+)>")
+_SIGHTLINE = re.compile(
+    r"(?:<ref>(.*?)</ref>)?\s*<box>\s*<loc_(\d+)>\s*<loc_(\d+)>\s*<loc_(\d+)>\s*<loc_(\d+)>\s*</box>"
+)
 _KOSMOS2 = re.compile(r"(?:<phrase>(.*?)</phrase>)?\s*<object>(.*?)</object>")
 _KOSMOS2_PAIR = re.compile(r"<patch_index_(\d+)>\s*<patch_index_(\d+)>")
 _JSON_BLOCK = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
@@ -473,6 +479,14 @@ def parse_boxes(text: str, dialect: BoxDialect, width: float, height: float) -> 
                 # Florence-2 dequantises to bin centres; we use outer edges of the two end bins, which
                 # contain the centres and make format -> parse cover the original box.
                 out.append(GroundedBox(Box(xa, ya, xb, yb), label))
+    elif dialect is BoxDialect.SIGHTLINE:
+        for m in _SIGHTLINE.finditer(text):
+            x0, y0, x1, y1 = (int(v) for v in m.groups()[1:])
+            if max(x0, y0, x1, y1) >= FLORENCE2_BINS:
+                continue
+            xa, xb = _bin_edges(x0, x1, width, FLORENCE2_BINS)
+            ya, yb = _bin_edges(y0, y1, height, FLORENCE2_BINS)
+            out.append(GroundedBox(Box(xa, ya, xb, yb), (m.group(1) or "").strip()))
     elif dialect is BoxDialect.KOSMOS2:
         cells = KOSMOS2_GRID * KOSMOS2_GRID
         for m in _KOSMOS2.finditer(text):
@@ -510,7 +524,7 @@ def format_box(box: Box, dialect: BoxDialect, width: float, height: float, label
         y0, x0 = _bin_of(b.y0, height, PALIGEMMA_BINS), _bin_of(b.x0, width, PALIGEMMA_BINS)
         y1, x1 = _bin_of(hi_y, height, PALIGEMMA_BINS), _bin_of(hi_x, width, PALIGEMMA_BINS)
         return f"<loc{y0:04d}><loc{x0:04d}><loc{y1:04d}><loc{x1:04d}> {label}".rstrip()
-    if dialect is BoxDialect.FLORENCE2:
+    if dialect in (BoxDialect.FLORENCE2, BoxDialect.SIGHTLINE):
         hi_x, hi_y = max(b.x0, b.x1 - 1e-9 * width), max(b.y0, b.y1 - 1e-9 * height)
         bins = [
             _bin_of(b.x0, width, FLORENCE2_BINS),
@@ -518,7 +532,10 @@ def format_box(box: Box, dialect: BoxDialect, width: float, height: float, label
             _bin_of(hi_x, width, FLORENCE2_BINS),
             _bin_of(hi_y, height, FLORENCE2_BINS),
         ]
-        return label + "".join(f"<loc_{v}>" for v in bins)
+        locs = "".join(f"<loc_{v}>" for v in bins)
+        if dialect is BoxDialect.FLORENCE2:
+            return label + locs
+        return (f"<ref>{label}</ref>" if label else "") + f"<box>{locs}</box>"
     if dialect is BoxDialect.KOSMOS2:
         hi_x, hi_y = max(b.x0, b.x1 - 1e-9 * width), max(b.y0, b.y1 - 1e-9 * height)
         first = _bin_of(b.y0, height, KOSMOS2_GRID) * KOSMOS2_GRID + _bin_of(b.x0, width, KOSMOS2_GRID)
@@ -537,6 +554,7 @@ def dialect_resolution(dialect: BoxDialect, width: float, height: float) -> tupl
         BoxDialect.QWEN3_VL: PERMILLE,
         BoxDialect.PALIGEMMA: PALIGEMMA_BINS,
         BoxDialect.FLORENCE2: FLORENCE2_BINS,
+        BoxDialect.SIGHTLINE: FLORENCE2_BINS,
         BoxDialect.KOSMOS2: KOSMOS2_GRID,
     }
     if dialect is BoxDialect.QWEN2_5_VL:
