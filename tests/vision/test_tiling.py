@@ -107,9 +107,8 @@ def test_cut_views_shows_the_right_pixels():
 def test_cut_views_slices_a_canvas_render_without_copying():
     plan = plan_tiles(900, 600, TilingConfig(tile_size=100, max_tiles=6))
     canvas_view = View.of_source(900, 600, *plan.canvas_size)
-    canvas = np.arange(plan.canvas_size[1] * plan.canvas_size[0] * 3, dtype=np.uint32).reshape(
-        plan.canvas_size[1], plan.canvas_size[0], 3
-    )
+    rng = np.random.default_rng(0)
+    canvas = rng.integers(0, 256, (plan.canvas_size[1], plan.canvas_size[0], 3), dtype=np.uint8)
     drawn = []
     views = cut_views(
         canvas,
@@ -119,4 +118,13 @@ def test_cut_views_slices_a_canvas_render_without_copying():
     )
     grid = [v for t, v in zip(plan.tiles, views, strict=True) if t.kind is TileKind.TILE]
     assert all(np.shares_memory(v, canvas) for v in grid)
-    assert drawn == [plan.tiles[-1].view]  # only the thumbnail needed drawing
+    assert drawn == []  # the thumbnail is an exact reduction of the canvas: nothing needed drawing
+    thumb = views[-1]
+    assert thumb.shape == (100, 100, 3)
+    first = canvas[: plan.rows, : plan.cols].reshape(-1, 3).mean(axis=0)
+    assert np.allclose(thumb[0, 0], first, atol=1)
+    odd = View.of_region(Box(10, 10, 95.5, 60), 40, 30)  # not pixel-aligned: must be drawn
+    cut_views(
+        canvas, canvas_view, [odd], render=lambda v: drawn.append(v) or np.zeros((v.height, v.width, 3))
+    )
+    assert drawn == [odd]

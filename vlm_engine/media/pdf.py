@@ -212,7 +212,7 @@ class PdfPage:
     def text_layer(self) -> TextLayer:
         """Words (with their lines and blocks) in displayed-page points, in MuPDF's reading order."""
         try:
-            raw = pymupdf.TextPage(self._display.get_textpage()).extractWORDS()
+            raw = pymupdf.TextPage(self._display.get_textpage(pymupdf.TEXTFLAGS_WORDS)).extractWORDS()
         except PARSE_ERRORS as exc:
             raise MediaError(
                 ErrorCode.BAD_DOCUMENT, f"cannot read the text of page {self.index}: {exc}"
