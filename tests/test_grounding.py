@@ -124,6 +124,11 @@ def test_dialect_round_trip(dialect, data):
         (BoxDialect.GENERIC, "The total <box>100,200,300,400</box>", [100, 400, 300, 800]),
         (BoxDialect.QWEN_VL, "<ref>cat</ref><box>(100,200),(300,400)</box>", [100, 400, 300, 800]),
         (
+            BoxDialect.QWEN2_VL,
+            "<|object_ref_start|>cat<|object_ref_end|><|box_start|>(100,200),(300,400)<|box_end|>",
+            [100, 400, 300, 800],
+        ),
+        (
             BoxDialect.QWEN2_5_VL,
             '```json\n[{"bbox_2d": [10, 20, 30, 40], "label": "cat"}]\n```',
             [10, 20, 30, 40],

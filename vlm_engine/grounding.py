@@ -325,6 +325,9 @@ def snap_to_words(
 class BoxDialect(StrEnum):
     GENERIC = "generic"  # <box>x0,y0,x1,y1</box>, 0-1000
     QWEN_VL = "qwen_vl"  # <ref>label</ref><box>(x0,y0),(x1,y1)</box>, 0-1000
+    QWEN2_VL = (
+        "qwen2_vl"  # <|object_ref_start|>label<|object_ref_end|><|box_start|>(x0,y0),(x1,y1)<|box_end|>
+    )
     QWEN2_5_VL = "qwen2_5_vl"  # JSON [{"bbox_2d": [x0,y0,x1,y1], "label": ..}], absolute input pixels
     QWEN3_VL = "qwen3_vl"  # JSON as Qwen2.5-VL, 0-1000
     INTERNVL = "internvl"  # <ref>label</ref><box>[[x0,y0,x1,y1]]</box>, 0-1000
@@ -354,6 +357,17 @@ _QWEN_VL = re.compile(
     + ","
     + NUMBER
     + r"\)</box>"
+)
+_QWEN2_VL = re.compile(
+    r"(?:<\|object_ref_start\|>(.*?)<\|object_ref_end\|>)?\s*<\|box_start\|>\("
+    + NUMBER
+    + ","
+    + NUMBER
+    + r"\)\s*,\s*\("
+    + NUMBER
+    + ","
+    + NUMBER
+    + r"\)<\|box_end\|>"
 )
 _INTERNVL_REF_BOX = re.compile(
     r"(?:<ref>(.*?)</ref>)?\s*<box>\s*\[(\s*\[[^\]]*\]\s*(?:,\s*\[[^\]]*\]\s*)*)\]\s*</box>"
@@ -431,8 +445,9 @@ def parse_boxes(text: str, dialect: BoxDialect, width: float, height: float) -> 
     if dialect is BoxDialect.GENERIC:
         for m in _GENERIC.finditer(text):
             out.append(GroundedBox(_from_permille([float(v) for v in m.groups()], width, height)))
-    elif dialect is BoxDialect.QWEN_VL:
-        for m in _QWEN_VL.finditer(text):
+    elif dialect in (BoxDialect.QWEN_VL, BoxDialect.QWEN2_VL):
+        pattern = _QWEN_VL if dialect is BoxDialect.QWEN_VL else _QWEN2_VL
+        for m in pattern.finditer(text):
             label, *values = m.groups()
             out.append(
                 GroundedBox(_from_permille([float(v) for v in values], width, height), (label or "").strip())
@@ -511,6 +526,10 @@ def format_box(box: Box, dialect: BoxDialect, width: float, height: float, label
         x0, y0, x1, y1 = _to_permille(b, width, height)
         ref = f"<ref>{label}</ref>" if label else ""
         return f"{ref}<box>({x0},{y0}),({x1},{y1})</box>"
+    if dialect is BoxDialect.QWEN2_VL:
+        x0, y0, x1, y1 = _to_permille(b, width, height)
+        ref = f"<|object_ref_start|>{label}<|object_ref_end|>" if label else ""
+        return f"{ref}<|box_start|>({x0},{y0}),({x1},{y1})<|box_end|>"
     if dialect is BoxDialect.INTERNVL:
         ref = f"<ref>{label}</ref>" if label else ""
         return ref + "<box>[[{},{},{},{}]]</box>".format(*_to_permille(b, width, height))
@@ -550,6 +569,7 @@ def dialect_resolution(dialect: BoxDialect, width: float, height: float) -> tupl
     steps = {
         BoxDialect.GENERIC: PERMILLE,
         BoxDialect.QWEN_VL: PERMILLE,
+        BoxDialect.QWEN2_VL: PERMILLE,
         BoxDialect.INTERNVL: PERMILLE,
         BoxDialect.QWEN3_VL: PERMILLE,
         BoxDialect.PALIGEMMA: PALIGEMMA_BINS,
