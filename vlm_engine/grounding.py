@@ -347,27 +347,10 @@ class GroundedBox:
 
 NUMBER = r"\s*(-?\d+(?:\.\d+)?)\s*"
 _GENERIC = re.compile(r"<box>" + ",".join([NUMBER] * 4) + r"</box>")
-_QWEN_VL = re.compile(
-    r"(?:<ref>(.*?)</ref>)?\s*<box>\("
-    + NUMBER
-    + ","
-    + NUMBER
-    + r"\)\s*,\s*\("
-    + NUMBER
-    + ","
-    + NUMBER
-    + r"\)</box>"
-)
+_POINT_PAIR = r"\(" + NUMBER + "," + NUMBER + r"\)\s*,\s*\(" + NUMBER + "," + NUMBER + r"\)"
+_QWEN_VL = re.compile(r"(?:<ref>(.*?)</ref>)?\s*<box>" + _POINT_PAIR + r"</box>")
 _QWEN2_VL = re.compile(
-    r"(?:<\|object_ref_start\|>(.*?)<\|object_ref_end\|>)?\s*<\|box_start\|>\("
-    + NUMBER
-    + ","
-    + NUMBER
-    + r"\)\s*,\s*\("
-    + NUMBER
-    + ","
-    + NUMBER
-    + r"\)<\|box_end\|>"
+    r"(?:<\|object_ref_start\|>(.*?)<\|object_ref_end\|>)?\s*<\|box_start\|>" + _POINT_PAIR + r"<\|box_end\|>"
 )
 _INTERNVL_REF_BOX = re.compile(
     r"(?:<ref>(.*?)</ref>)?\s*<box>\s*\[(\s*\[[^\]]*\]\s*(?:,\s*\[[^\]]*\]\s*)*)\]\s*</box>"
@@ -415,6 +398,20 @@ def _bin_edges(lo_bin: int, hi_bin: int, size: float, bins: int) -> tuple[float,
     """Dequantise a (low, high) bin pair to the outer edges of those bins."""
     lo, hi = sorted((lo_bin, hi_bin))
     return lo * size / bins, (hi + 1) * size / bins
+
+
+def _loc_box(bins: Sequence[int], width: float, height: float) -> Box | None:
+    """An x-first 1000-bin `<loc_N>` quadruple as a box; None when a bin is out of range.
+
+    Florence-2 dequantises to bin centres; the outer edges of the two end bins are used here instead:
+    they contain the centres and make format -> parse cover the original box.
+    """
+    x0, y0, x1, y1 = bins
+    if max(x0, y0, x1, y1) >= FLORENCE2_BINS:
+        return None
+    xa, xb = _bin_edges(x0, x1, width, FLORENCE2_BINS)
+    ya, yb = _bin_edges(y0, y1, height, FLORENCE2_BINS)
+    return Box(xa, ya, xb, yb)
 
 
 def _parse_json_boxes(text: str) -> list[dict]:
@@ -486,22 +483,14 @@ def parse_boxes(text: str, dialect: BoxDialect, width: float, height: float) -> 
             locs = [int(v) for v in _FLORENCE2_LOC.findall(m.group(2))]
             label = m.group(1).strip()
             for i in range(0, len(locs) - 3, 4):
-                x0, y0, x1, y1 = locs[i : i + 4]
-                if max(x0, y0, x1, y1) >= FLORENCE2_BINS:
-                    continue
-                xa, xb = _bin_edges(x0, x1, width, FLORENCE2_BINS)
-                ya, yb = _bin_edges(y0, y1, height, FLORENCE2_BINS)
-                # Florence-2 dequantises to bin centres; we use outer edges of the two end bins, which
-                # contain the centres and make format -> parse cover the original box.
-                out.append(GroundedBox(Box(xa, ya, xb, yb), label))
+                box = _loc_box(locs[i : i + 4], width, height)
+                if box is not None:
+                    out.append(GroundedBox(box, label))
     elif dialect is BoxDialect.SIGHTLINE:
         for m in _SIGHTLINE.finditer(text):
-            x0, y0, x1, y1 = (int(v) for v in m.groups()[1:])
-            if max(x0, y0, x1, y1) >= FLORENCE2_BINS:
-                continue
-            xa, xb = _bin_edges(x0, x1, width, FLORENCE2_BINS)
-            ya, yb = _bin_edges(y0, y1, height, FLORENCE2_BINS)
-            out.append(GroundedBox(Box(xa, ya, xb, yb), (m.group(1) or "").strip()))
+            box = _loc_box([int(v) for v in m.groups()[1:]], width, height)
+            if box is not None:
+                out.append(GroundedBox(box, (m.group(1) or "").strip()))
     elif dialect is BoxDialect.KOSMOS2:
         cells = KOSMOS2_GRID * KOSMOS2_GRID
         for m in _KOSMOS2.finditer(text):
