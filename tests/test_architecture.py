@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = {
     "vlm_engine": {"service", "workers", "fastapi", "sqlalchemy", "celery", "alembic"},
     "service": {"torch", "transformers", "vlm_engine", "workers"},
+    "workers": {"fastapi", "uvicorn"},
     "sightline_common": {"vlm_engine", "service", "workers", "torch", "numpy", "PIL", "transformers"},
 }
 

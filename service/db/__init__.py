@@ -1,0 +1,1 @@
+"""Database layer: typed SQLAlchemy 2.0 models, the engine and sessions."""

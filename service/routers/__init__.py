@@ -1,0 +1,1 @@
+"""One router per resource: documents, jobs, batches, and the operational endpoints."""
