@@ -199,3 +199,11 @@ def test_box_rejects_inverted_and_non_finite():
     with pytest.raises(ValueError):
         Box(0, 0, math.inf, 5)
     assert Box.from_corners(10, 5, 0, 0).as_list() == [0, 0, 10, 5]
+
+
+def test_parallelogram_frame_maps_the_unit_square_onto_a_rotated_quad():
+    frame = Affine.from_parallelogram((10, 20), (50, 50), (4, 28))
+    assert frame.apply_point(0, 0) == (10, 20)
+    assert frame.apply_point(1, 0) == (50, 50)
+    assert frame.apply_point(0, 1) == (4, 28)
+    assert frame.apply_point(1, 1) == (44, 58)

@@ -165,6 +165,17 @@ class Affine:
             return cls(a=0, b=1, c=0, d=-1, e=0, f=width)
         raise ValueError(f"rotation must be a multiple of 90, got {rotation}")
 
+    @classmethod
+    def from_parallelogram(
+        cls, origin: tuple[float, float], x_end: tuple[float, float], y_end: tuple[float, float]
+    ) -> Affine:
+        """The map from the unit square onto a parallelogram: (0,0) -> origin, (1,0) -> x_end, (0,1) -> y_end.
+
+        A rotated OCR line quadrilateral becomes a frame with u along its reading direction, v across.
+        """
+        (x0, y0), (x1, y1), (x3, y3) = origin, x_end, y_end
+        return cls(a=x1 - x0, b=x3 - x0, c=x0, d=y1 - y0, e=y3 - y0, f=y0)
+
     def then(self, other: Affine) -> Affine:
         """The map that applies `self` first and `other` second."""
         return Affine(
