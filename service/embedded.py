@@ -9,6 +9,7 @@ docker-compose starts each part on its own with Postgres and Redis.
 from __future__ import annotations
 
 import logging
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -60,6 +61,10 @@ def worker_commands(settings: Settings) -> list[list[str]]:
     ]
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def run(settings: Settings) -> None:
     migrate.upgrade(settings.database_url)
     key = ensure_api_key(settings, create_if_none=True)
@@ -72,6 +77,9 @@ def run(settings: Settings) -> None:
         settings.api_host,
         settings.api_port,
     )
+    # uvicorn shuts down on SIGTERM and then re-raises it to the handler that was there before; make that
+    # handler an exit, so the children below are stopped too instead of being orphaned.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         uvicorn.run(create_app(settings), host=settings.api_host, port=settings.api_port, log_config=None)
     finally:

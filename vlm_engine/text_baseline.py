@@ -75,7 +75,17 @@ _BM25_K1, _BM25_B = 1.2, 0.75
 
 
 def tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text.lower())
+    """Lower-cased words and numbers, with plain English inflections folded ("peaked" -> "peak")."""
+    return [_fold(t) for t in _TOKEN.findall(text.lower())]
+
+
+def _fold(token: str) -> str:
+    if not token.isalpha() or len(token) <= 4:
+        return token
+    for suffix in ("ing", "ed", "es", "s"):
+        if token.endswith(suffix) and len(token) - len(suffix) >= 3:
+            return token[: -len(suffix)]
+    return token
 
 
 def query_terms(question: str) -> list[str]:
