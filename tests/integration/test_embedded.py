@@ -10,9 +10,13 @@ import subprocess
 import sys
 
 import httpx
+import numpy as np
 import pytest
+from PIL import Image
 
 from tests.integration.conftest import REPO_ROOT, wait_for
+from vlm_engine.backends.base import ImageInput, Prompt
+from vlm_engine.backends.openai_backend import OpenAIBackend
 
 pytestmark = pytest.mark.slow
 
@@ -75,6 +79,11 @@ def test_one_command_runs_everything(tmp_path, corpus_dir):
         assert job["result"]["evidence"] and job["result"]["evidence"][0]["page"] is not None
         image = httpx.get(f"{url}/v1/documents/{document['id']}/pages/0/image", headers=headers, timeout=10)
         assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
+        # the engine's own OpenAI-compatible client, pointed at the service's chat endpoint over real HTTP
+        backend = OpenAIBackend("sightline", f"{url}/v1", api_key=KEY, timeout_s=120, max_retries=0)
+        receipt = np.asarray(Image.open(corpus_dir / "receipts/img/000.jpg").convert("RGB"))
+        [generation] = backend.generate([Prompt("What is the total?", (ImageInput.whole(receipt),))])
+        assert generation.text and generation.finish_reason == "stop"
     finally:
         proc.send_signal(signal.SIGINT)
         try:
