@@ -48,21 +48,28 @@ class Deadline:
             raise MediaError(ErrorCode.TIMEOUT, f"{self.what} ran past its time limit of {self.seconds:g} s")
 
 
+def checked_size(path: str | Path, limits: MediaLimits) -> int:
+    """The size of an input file in bytes, refusing anything over `limits.max_bytes`."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise MediaError(ErrorCode.BAD_DOCUMENT, f"cannot read {path.name}: {exc.strerror}") from None
+    if size > limits.max_bytes:
+        raise MediaError(ErrorCode.TOO_LARGE, f"{size} bytes is over the limit of {limits.max_bytes}")
+    return size
+
+
 def read_input(source: str | Path | bytes, limits: MediaLimits) -> bytes:
     """The bytes of an input file (or the bytes given), refusing anything over `limits.max_bytes`."""
     if isinstance(source, bytes):
-        size = len(source)
-    else:
-        path = Path(source)
-        try:
-            size = path.stat().st_size
-        except OSError as exc:
-            raise MediaError(ErrorCode.BAD_DOCUMENT, f"cannot read {path.name}: {exc.strerror}") from None
-    if size > limits.max_bytes:
-        raise MediaError(ErrorCode.TOO_LARGE, f"{size} bytes is over the limit of {limits.max_bytes}")
-    if isinstance(source, bytes):
+        if len(source) > limits.max_bytes:
+            raise MediaError(
+                ErrorCode.TOO_LARGE, f"{len(source)} bytes is over the limit of {limits.max_bytes}"
+            )
         return source
+    checked_size(source, limits)
     try:
-        return path.read_bytes()
+        return Path(source).read_bytes()
     except OSError as exc:
-        raise MediaError(ErrorCode.BAD_DOCUMENT, f"cannot read {path.name}: {exc.strerror}") from None
+        raise MediaError(ErrorCode.BAD_DOCUMENT, f"cannot read {Path(source).name}: {exc.strerror}") from None

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sightline_common.sniff import MediaKind, sniff_bytes
+from sightline_common.sniff import MediaKind, sniff_file
 from vlm_engine.errors import ErrorCode, MediaError
 from vlm_engine.media import image, pdf, video
-from vlm_engine.media.limits import DEFAULT_LIMITS, MediaLimits, read_input
+from vlm_engine.media.limits import DEFAULT_LIMITS, MediaLimits, checked_size
 
 
 @dataclass(frozen=True)
@@ -54,17 +54,17 @@ def probe(
     path: str | Path, password: str | None = None, frames: int = 0, limits: MediaLimits = DEFAULT_LIMITS
 ) -> MediaSummary:
     """Summarise the file at `path`; `frames` > 0 also samples that many video frame timestamps."""
-    data = read_input(path, limits)
-    media_type = sniff_bytes(data[:4096])
+    size = checked_size(path, limits)  # a video is never read into memory just to be summarised
+    media_type = sniff_file(path)
     if media_type is None:
         raise MediaError(ErrorCode.UNSUPPORTED_TYPE, "the file's first bytes match no supported type")
     if media_type.kind is MediaKind.PDF:
-        with pdf.PdfDocument.open(data, password=password, limits=limits) as doc:
+        with pdf.PdfDocument.open(path, password=password, limits=limits) as doc:
             infos = list(doc.pages())
             return MediaSummary(
                 kind=media_type.kind.value,
                 mime=media_type.mime,
-                bytes=len(data),
+                bytes=size,
                 pages=doc.page_count,
                 page_sizes=[
                     PageSummary(round(p.width, 2), round(p.height, 2), p.rotation, p.word_count, p.image_only)
@@ -75,11 +75,11 @@ def probe(
                 repaired=doc.is_repaired,
             )
     if media_type.kind is MediaKind.IMAGE:
-        loaded = image.load_image(data, limits)
+        loaded = image.load_image(path, limits)
         return MediaSummary(
             kind=media_type.kind.value,
             mime=media_type.mime,
-            bytes=len(data),
+            bytes=size,
             width=loaded.width,
             height=loaded.height,
         )
@@ -88,7 +88,7 @@ def probe(
     return MediaSummary(
         kind=media_type.kind.value,
         mime=media_type.mime,
-        bytes=len(data),
+        bytes=size,
         width=info.width,
         height=info.height,
         duration_s=round(info.duration_s, 3),
