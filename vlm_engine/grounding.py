@@ -6,7 +6,9 @@ Design choices:
 - A `View` is an image a model sees (a tile, a crop, a thumbnail, a resized or rotated page) together with an
   `Affine` that maps its pixels to the source. Views compose: a zoom crop of a tile of a rendered page is a
   view of that view, and mapping back is one matrix product. Every coordinate transform in the engine lives
-  in this module; other modules ask it (`View.box_to_source`, `split_grid`, `Affine.page_rotation`).
+  in this module; other modules ask it (`View.box_to_source`, `split_grid`, `Affine.from_parallelogram`).
+  `Affine.page_rotation` maps a PDF page's unrotated space onto its display (for writing evidence back
+  into the file); MuPDF display lists already report displayed points, so reading needs no rotation.
 - Box dialects (0-1000 ints, absolute pixels, `<loc>` tokens with y first, patch indices) are parsed into
   `GroundedBox`es in *view pixels*, and formatted from them, by one function pair per dialect.
 """

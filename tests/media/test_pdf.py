@@ -23,10 +23,6 @@ IMAGE_ONLY = {
 }
 
 
-def _pdfs(corpus_dir, sub):
-    return sorted((corpus_dir / sub).glob("*.pdf"))
-
-
 def _corpus_ids(sub):
     from tests.conftest import CORPUS_DIR
 
