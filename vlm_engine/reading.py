@@ -24,7 +24,7 @@ from vlm_engine.media import image as image_media
 from vlm_engine.media import video
 from vlm_engine.media.limits import DEFAULT_LIMITS, MediaLimits
 from vlm_engine.media.ocr import get_ocr_engine
-from vlm_engine.media.pdf import PdfDocument
+from vlm_engine.media.pdf import PdfDocument, PdfPage
 
 OCR_DPI = 200.0
 VIDEO_FRAMES = 8
@@ -81,7 +81,7 @@ def read_document(
     if media_type.kind is MediaKind.IMAGE:
         loaded = image_media.load_image(path, limits)
         step(0, 1)
-        lines = _ocr_lines(ImageInput.whole(np.asarray(loaded.image)), page=None)
+        lines = ocr_lines(ImageInput.whole(np.asarray(loaded.image)), page=None)
         step(1, 1)
         return ReadDocument(media_type.kind, lines, 1, 1)
     return _read_video(path, time_window, limits, step)
@@ -98,21 +98,23 @@ def _read_pdf(path, password, pages, limits, step) -> ReadDocument:
         lines: list[TextLine] = []
         for done, index in enumerate(indices):
             step(done, len(indices))
-            page = doc.page(index)
-            info = page.info()
-            size = (page.width, page.height)
-            if info.image_only:
-                rendered = page.render(dpi=OCR_DPI)
-                lines.extend(_ocr_lines(ImageInput(rendered.pixels, rendered.view), page=index, size=size))
-                continue
-            for members in page.text_layer.word_lines:
-                texts = tuple(w.text for w in members)
-                boxes = tuple(w.box for w in members)
-                lines.append(
-                    TextLine(" ".join(texts), union_all(boxes), boxes, texts, page=index, source_size=size)
-                )
+            lines.extend(read_pdf_page(doc.page(index), index))
         step(len(indices), len(indices))
         return ReadDocument(MediaKind.PDF, lines, len(indices), doc.page_count)
+
+
+def read_pdf_page(page: PdfPage, index: int) -> list[TextLine]:
+    """One PDF page's lines: its text layer, or OCR of a render when the page is image-only."""
+    size = (page.width, page.height)
+    if page.info().image_only:
+        rendered = page.render(dpi=OCR_DPI)
+        return ocr_lines(ImageInput(rendered.pixels, rendered.view), page=index, size=size)
+    lines = []
+    for members in page.text_layer.word_lines:
+        texts = tuple(w.text for w in members)
+        boxes = tuple(w.box for w in members)
+        lines.append(TextLine(" ".join(texts), union_all(boxes), boxes, texts, page=index, source_size=size))
+    return lines
 
 
 def _read_video(path, time_window, limits, step) -> ReadDocument:
@@ -122,7 +124,7 @@ def _read_video(path, time_window, limits, step) -> ReadDocument:
     lines: list[TextLine] = []
     for done, frame in enumerate(frames):
         step(done, len(frames))
-        for line in _ocr_lines(ImageInput.whole(frame.image), page=None):
+        for line in ocr_lines(ImageInput.whole(frame.image), page=None):
             lines.append(
                 TextLine(
                     line.text,
@@ -138,9 +140,7 @@ def _read_video(path, time_window, limits, step) -> ReadDocument:
     return ReadDocument(MediaKind.VIDEO, lines, len(frames), info.frame_count)
 
 
-def _ocr_lines(
-    image: ImageInput, page: int | None, size: tuple[float, float] | None = None
-) -> list[TextLine]:
+def ocr_lines(image: ImageInput, page: int | None, size: tuple[float, float] | None = None) -> list[TextLine]:
     """OCR `image` and map every box to source units through its view."""
     height, width = image.pixels.shape[:2]
     size = size or (float(width), float(height))

@@ -94,9 +94,16 @@ def query_terms(question: str) -> list[str]:
 
 def rank_lines(lines: Sequence[TextLine], query: Sequence[str]) -> list[tuple[float, int]]:
     """(BM25 score, line index) for every line with a positive score, best first."""
-    if not lines or not query:
+    return bm25_rank([tokens(line.text) for line in lines], query)
+
+
+def bm25_rank(docs: Sequence[Sequence[str]], query: Sequence[str]) -> list[tuple[float, int]]:
+    """(BM25 score, document index) for every tokenised document with a positive score, best first.
+
+    Documents are lines here and whole pages in the agent's page routing.
+    """
+    if not docs or not query:
         return []
-    docs = [tokens(line.text) for line in lines]
     avg_len = sum(len(d) for d in docs) / len(docs) or 1.0
     df = Counter(t for d in docs for t in set(d))
     n = len(docs)
