@@ -1,0 +1,90 @@
+"""`python -m vlm_engine.eval --suite receipts|synthetic ...`: run one evaluation suite, print its table.
+
+  --suite receipts --data DIR [--backend KIND:MODEL] [--limit N] [--json OUT]
+  --suite synthetic (--model DIR | --backend KIND:MODEL) --n N [--seed S] [--json OUT]
+
+`--backend` names a backend for `vlm_engine.backends.registry.load_backend` as KIND:MODEL (e.g.
+`hf:/models/qwen2-vl`); `--model DIR` is the project's own checkpoint (the native backend).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from vlm_engine.backends.base import Backend
+from vlm_engine.backends.registry import BACKEND_KINDS, load_backend
+
+SUITES = ("receipts", "synthetic")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m vlm_engine.eval", description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", required=True, choices=SUITES)
+    parser.add_argument("--data", help="receipts: a directory with img/, box/ and key/")
+    parser.add_argument("--backend", help="KIND:MODEL, KIND one of " + ", ".join(BACKEND_KINDS))
+    parser.add_argument("--model", help="synthetic: a native checkpoint directory")
+    parser.add_argument("--n", type=int, help="synthetic: how many samples")
+    parser.add_argument("--seed", type=int, default=0, help="synthetic: the sample seed")
+    parser.add_argument("--limit", type=int, help="receipts: only the first N")
+    parser.add_argument("--json", type=Path, help="also write the result as JSON here")
+    return parser
+
+
+def _backend(spec: str | None, parser: argparse.ArgumentParser) -> Backend | None:
+    if spec is None:
+        return None
+    kind, _, model = spec.partition(":")
+    if kind not in BACKEND_KINDS or not model:
+        parser.error(f"--backend must be KIND:MODEL with KIND one of {', '.join(BACKEND_KINDS)}")
+    return load_backend(kind, model)
+
+
+def _jsonable(result: Any) -> Any:
+    if hasattr(result, "to_dict"):
+        return result.to_dict()
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        return dataclasses.asdict(result)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    if args.suite == "receipts":
+        if args.data is None:
+            parser.error("--suite receipts needs --data DIR")
+        from vlm_engine.eval import receipts
+
+        try:
+            result = receipts.run(args.data, backend=_backend(args.backend, parser), limit=args.limit)
+        except receipts.ReceiptsDataError as exc:
+            parser.error(str(exc))
+        table = receipts.format_table(result)
+    else:
+        if args.n is None or (args.model is None) == (args.backend is None):
+            parser.error("--suite synthetic needs --n N and one of --model DIR or --backend KIND:MODEL")
+        from vlm_engine.eval import synthetic
+
+        if args.model is not None:
+            from vlm_engine.backends.native import NativeBackend
+
+            backend = NativeBackend.from_pretrained(args.model)
+        else:
+            backend = _backend(args.backend, parser)
+        result = synthetic.run(backend, n=args.n, seed=args.seed)
+        table = synthetic.format_table(result)
+    print(table)
+    if args.json is not None:
+        args.json.write_text(json.dumps(_jsonable(result), indent=2, default=str) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
