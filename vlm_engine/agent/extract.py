@@ -6,9 +6,9 @@ Design choices:
   words after the best-matching key, or the line beside it). Finders read the text layer or OCR words, so
   extraction runs offline on CPU with no model.
 - With a VLM backend, each field is also asked of the backend (`ask`); its answer replaces the rule's only
-  when those words are printed in the document (found as a phrase among the read lines), and the evidence is
-  then the box of those printed words. A backend can so correct a rule but never put words in the document's
-  mouth (nor can the document, through the backend). Disagreements are recorded in the trace.
+  when those words are printed in the document (found as a phrase among the read lines) and, for a date or
+  a total, read as one; the evidence is then the box of those printed words. A backend can so correct a
+  rule but never put words in the document's mouth. Disagreements are recorded in the trace.
 - Every value is conformed to its field's type and limits (`guard.conform`) before it leaves.
 """
 
@@ -106,6 +106,10 @@ def _confirm(lines, spec: FieldSpec, found, ask: Ask, step) -> tuple[str, Eviden
     step.outputs["backend"] = look.text
     if not look.text or (found and clean_text(found[0], 500).casefold() == look.text.casefold()):
         return found
+    shape = {DATE: finders.is_date, TOTAL: finders.is_amount}.get(field_kind(spec))
+    if shape is not None and not shape(look.text):
+        step.outputs["backend_rejected"] = f"not a {field_kind(spec)}"
+        return found
     hits = text_baseline.find_phrase(lines, look.text)
     if not hits:
         step.outputs["backend_rejected"] = "not printed in the document"
@@ -114,14 +118,14 @@ def _confirm(lines, spec: FieldSpec, found, ask: Ask, step) -> tuple[str, Eviden
     line = lines[index]
     box = union_all(list(line.word_boxes[words.start : words.stop]))
     quoted = " ".join(line.words[words.start : words.stop])
-    return quoted, _line_evidence(line, box, spec.name, quoted)
+    return quoted, line_evidence(line, box, spec.name, quoted)
 
 
 def _evidence(lines: Sequence[TextLine], found: finders.Found, label: str) -> Evidence:
-    return _line_evidence(lines[found.lines[0]], found.box(lines), label, found.quoted(lines))
+    return line_evidence(lines[found.lines[0]], found.box(lines), label, found.quoted(lines))
 
 
-def _line_evidence(line: TextLine, box: Box, label: str, text: str) -> Evidence:
+def line_evidence(line: TextLine, box: Box, label: str, text: str) -> Evidence:
     return Evidence.from_box(
         box,
         *line.source_size,

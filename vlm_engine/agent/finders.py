@@ -11,10 +11,15 @@ Design choices:
     or lines to its left): "grand total", "amount due" and the like above a plain "total", which beats none;
     subtotal, tax, discount, cash tendered, change and rounding lines count against. Among equals the
     largest amount wins (a total includes its parts), and one that recurs (total, then cash paid) gains.
+    Where a rounding adjustment is printed (cash rounding), the amount below the total that equals it plus
+    or minus the adjustment is what was paid. A currency sign printed against the amount ($, €, £, ¥) is
+    part of the value as printed.
   - company: the issuer prints its name at the top, large, often with a legal form (Ltd, Inc, GmbH,
-    Sdn Bhd, ...) or a kind of business; phone, tax-id, address and document-title lines are not names.
+    Sdn Bhd, ...) or a kind of business; phone, tax-id, address and document-title lines are not names. A
+    name ending in "&"/"and", or followed by a line that starts with "&" or is only a legal form, goes on.
   - address: the block of lines under the name, starting at a line with an address cue (street word,
-    postcode, house number) and ending at a contact, tax or date line or a vertical gap.
+    postcode, house number) and ending at a contact, registration, tax or date line, a phone number or a
+    vertical gap.
 - A finder returns `Found` (value, where, a score) or None; choosing a finder for a field is `extract`'s job.
 """
 
@@ -44,10 +49,12 @@ _TIME = re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?\s?(?:am|pm)?\b", re.I)
 _DATE_KEYS = re.compile(r"\b(date|dated|datum|fecha|data|tarikh|issued|日期)\b", re.I)
 _DATE_AGAINST = re.compile(r"\b(due|expir\w*|exp|valid|until|birth|dob|since|best before)\b", re.I)
 
-_AMOUNT = re.compile(r"(?<![\d.,])-?(?:\d{1,3}(?:[,.' ]\d{3})+|\d+)[.,]\d{2}(?![\d])")
+_CURRENCY_SIGNS = "$€£¥"
+_AMOUNT = re.compile(r"(?<![\d.,])(?:[$€£¥](?=\d))?-?(?:\d{1,3}(?:[,.' ]\d{3})+|\d+)[.,]\d{2}(?![\d])")
+_ROUNDING = re.compile(r"round\w*\s?(?:adj|off|diff)|adjust|rounding", re.I)
 _TOTAL_STRONG = re.compile(
     r"grand\s?total|total\s?amount|amount\s?due|total\s?due|balance\s?due|net\s?t\w*l|nett|"
-    r"total\s?payable|amount\s?payable|rounded\s?total|total\s?(?:\(?incl|inclusive)|to\s?pay|"
+    r"total\s?payable|amount\s?payable|rounded\s?total|total\s?rounded|total\s?(?:\(?incl|inclusive)|to\s?pay|"
     r"total\s?sales|jumlah|gesamt|summe|montant|importe|totaal",
     re.I,
 )
@@ -76,17 +83,20 @@ _NOT_A_NAME = re.compile(
     re.I,
 )
 _ADDRESS_CUE = re.compile(
-    r"\b(jalan|jln|street|st|road|rd|avenue|ave|lane|ln|drive|dr|blvd|boulevard|way|lot|no|taman|tmn|"
+    r"\b(jalan|jln|street|st|road|rd|avenue|ave|lane|ln|drive|dr|blvd|boulevard|way|lot|taman|tmn|"
     r"bandar|kawasan|floor|flr|level|block|blk|suite|unit|building|bangunan|plaza|park|mall|highway|"
     r"km|batu|kampung|kg|persiaran|lorong|seksyen|section|strasse|straße|rue|via|calle|postcode|zip)\b\.?|"
-    r"(?<![\d-])\d{5}(?![\d-])|\b\d{1,5}[a-z]?\s?,|^\s*\d{1,5}[a-z]?\s+\w",
+    r"^\s*no\.?\s?:?\s?\d|(?<![\d-])\d{5}(?![\d-])|\b\d{1,5}[a-z]?\s?,|^\s*\d{1,5}[a-z]?\s+\w",
     re.I,
 )
 _ADDRESS_STOP = re.compile(
-    r"\b(tel|phone|fax|e-?mail|www|http|gst|vat|tax|invoice|receipt|date|cashier|document|co\.?\s?reg|"
-    r"company\s?no|reg\.?\s?no|ph|hp|h/p)\b|@",
+    r"\b(tel|phone|fax|e-?mail|www|http|gst|vat|tax|date|cashier|document|ph|hp|h/p)\b|invoice|receipt|@|"
+    r"\b(roc|br|co|company|reg|registration|business)\.?\s?(no|reg|number)\b|"
+    r"^[\s()+\d-]{9,}$",  # a line of digits and dashes: a phone number
     re.I,
 )
+_NAME_CONTINUES = re.compile(r"(&|\band|\bof|-)\s*$", re.I)
+_NAME_CONTINUATION = re.compile(r"^\s*(&|and\b)|^\W*(sdn\.?\s?bhd|bhd|ltd|limited|inc|llc|gmbh|co)\W*$", re.I)
 _REGISTRATION = re.compile(r"^\(?\s*(?:[a-z]{0,4}\s?)?[\w-]*\d{4,}[\w-]*\s?\)?$", re.I)
 MAX_ADDRESS_LINES = 6
 NAME_SEARCH_LINES = 10
@@ -179,21 +189,35 @@ def find_date(lines: Sequence[TextLine]) -> Found | None:
     return _best(candidates, lines)
 
 
+def is_date(text: str) -> bool:
+    """Whether `text` holds a date this module can read."""
+    return any(_date_in(m) for p in _DATE_PATTERNS for m in p.finditer(text))
+
+
+def is_amount(text: str) -> bool:
+    """Whether `text` holds a money amount with two decimals."""
+    return _AMOUNT.search(text) is not None
+
+
 def _amount_value(text: str) -> float:
-    digits = re.sub(r"[,.' ](?=\d{3}(?:\D|$))", "", text)
+    digits = re.sub(r"[,.' ](?=\d{3}(?:\D|$))", "", text.lstrip(_CURRENCY_SIGNS))
     return float(digits.replace(",", "."))
 
 
 def find_total(lines: Sequence[TextLine]) -> Found | None:
     amounts = []
+    adjustments = []
     for index, line in enumerate(lines):
         for match in _AMOUNT.finditer(line.text):
             prefix = _row_prefix(lines, index, match.start())
+            value = _amount_value(match.group(0))
+            if _ROUNDING.search(prefix):
+                adjustments.append(abs(value))
             weight = 3.0 if _TOTAL_STRONG.search(prefix) else 2.0 if _TOTAL.search(prefix) else 0.0
             if _TOTAL_AGAINST.search(prefix) and not (weight and _INCLUSIVE.search(prefix)):
                 weight -= 3.0
             words = _word_range(line, match.start(), match.end())
-            amounts.append((Found(match.group(0), (index,), words, weight), _amount_value(match.group(0))))
+            amounts.append((Found(match.group(0), (index,), words, weight), value))
     if not amounts:
         return None
     counts: dict[float, int] = {}
@@ -202,18 +226,41 @@ def find_total(lines: Sequence[TextLine]) -> Found | None:
     top_weight = max(f.score for f, _ in amounts)
     peers = [v for f, v in amounts if f.score == top_weight]
     scored = [
-        Found(
-            f.value,
-            f.lines,
-            f.words,
-            f.score
-            + (0.5 if f.score == top_weight and value == max(peers) else 0.0)
-            + 0.3 * min(counts[value] - 1, 2) / 2,
+        (
+            Found(
+                f.value,
+                f.lines,
+                f.words,
+                f.score
+                + (0.5 if f.score == top_weight and value == max(peers) else 0.0)
+                + 0.3 * min(counts[value] - 1, 2) / 2,
+            ),
+            value,
         )
         for f, value in amounts
         if f.score >= 0 and value > 0
     ]
-    return _best(scored, lines, prefer_last=True)
+    best = _best([f for f, _ in scored], lines, prefer_last=True)
+    if best is None:
+        return None
+    return _after_rounding(best, scored, adjustments, lines) or best
+
+
+def _after_rounding(
+    total: Found, scored: list[tuple[Found, float]], adjustments: list[float], lines: Sequence[TextLine]
+) -> Found | None:
+    """Where cash is rounded, the amount paid is the total plus or minus the printed adjustment, below it."""
+    value = _amount_value(total.value)
+    below = lines[total.lines[0]].box.y0
+    for adjustment in adjustments:
+        if not 0 < adjustment < 1:
+            continue
+        rounded = {round(value - adjustment, 2), round(value + adjustment, 2)}
+        for found, amount in scored:
+            line = lines[found.lines[0]]
+            if amount in rounded and line.page == lines[total.lines[0]].page and line.box.y0 > below:
+                return found
+    return None
 
 
 def _letters(text: str) -> int:
@@ -242,14 +289,28 @@ def find_company(lines: Sequence[TextLine]) -> Found | None:
         score -= 2.0 if _NOT_A_NAME.search(text) else 0.0
         score -= 1.5 if _ADDRESS_CUE.search(text) and not _LEGAL_FORM.search(text) else 0.0
         candidates.append(Found(text, (index,), range(len(lines[index].words)), score))
-    return _best(candidates, lines)
+    best = _best(candidates, lines)
+    return best if best is None else _with_continuation(best, top, lines)
+
+
+def _with_continuation(name: Found, top: list[int], lines: Sequence[TextLine]) -> Found:
+    """A name broken over two lines ("... HARDWARE &" / "ELECTRICAL", "... STATIONERY" / "& BOOKS")."""
+    position = top.index(name.lines[0])
+    if position + 1 >= len(top):
+        return name
+    following = lines[top[position + 1]]
+    if not (_NAME_CONTINUES.search(name.value) or _NAME_CONTINUATION.search(following.text)):
+        return name
+    if _NOT_A_NAME.search(following.text) or _ADDRESS_CUE.search(following.text):
+        return name
+    return Found(f"{name.value} {following.text}", (*name.lines, top[position + 1]), name.words, name.score)
 
 
 def find_address(lines: Sequence[TextLine], after: Found | None = None) -> Found | None:
     """The address block under the issuer's name (`after`), or from the top of the first page."""
     if not lines:
         return None
-    anchor = lines[after.lines[0]] if after is not None else lines[0]
+    anchor = lines[after.lines[-1]] if after is not None else lines[0]
     page = [
         i
         for i, line in enumerate(lines)

@@ -29,7 +29,11 @@ from vlm_engine.reading import TextLine
 from vlm_engine.vision.tiling import TileKind, TilePlan, TilingConfig, cut_views, plan_tiles
 
 NONE_ANSWER = "NONE"
-_MARKUP = re.compile(r"<[^<>]{0,60}>|\[[\d\s,.\[\]]*\]|\(\s*\d+\s*,\s*\d+\s*\)|```(?:json)?")
+_MARKUP = re.compile(
+    r"<box>.*?</box>|<\|box_start\|>.*?<\|box_end\|>|<object>.*?</object>|<[^<>]{0,60}>"
+    r"|\[[\d\s,.\[\]]*\]|\(\s*\d+\s*,\s*\d+\s*\)|```(?:json)?",
+    re.S,
+)
 LOOK_DPI = 144.0
 
 
@@ -104,7 +108,7 @@ def look(
     return Look(
         text,
         evidence,
-        visual_tokens=sum(g.visual_tokens for g in generations),
+        visual_tokens=sum(g.visual_tokens for g in generations) or plan.visual_tokens,  # remote: the plan's
         prompt_tokens=sum(g.prompt_tokens for g in generations),
         completion_tokens=sum(g.completion_tokens for g in generations),
     )

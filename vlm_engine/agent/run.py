@@ -3,8 +3,9 @@
 Design choices:
 - The plan is fixed by the task, never by document text: check the input, route (PDF pages under the page
   budget), view the chosen pages (their words; and tiles shown to a VLM backend when one is given), then
-  answer: qa from the backend's look (else the best line, by the text baseline), ground and count by
-  phrase over the viewed words, extract through the field finders, describe from the first lines.
+  answer: qa from the backend's look (else the best line by the text baseline's BM25, with the value
+  beside it when that line is a key standing alone), ground and count by phrase over the viewed words,
+  extract through the field finders, describe from the first lines.
 - Every tool call is a step of the trace returned with the answer; usage counts pages viewed, visual and
   text tokens and the wall time.
 - Without a backend everything runs on CPU with no model (text layer, OCR for image-only pages and images).
@@ -22,7 +23,7 @@ import numpy as np
 from sightline_common.sniff import MediaKind, sniff_file
 from vlm_engine import text_baseline
 from vlm_engine.agent.errors import AgentError, AgentErrorCode
-from vlm_engine.agent.extract import extract_fields
+from vlm_engine.agent.extract import extract_fields, line_evidence
 from vlm_engine.agent.guard import MAX_ANSWER_CHARS, check_question, clean_text, parse_schema
 from vlm_engine.agent.look import Look, image_tiles, look, page_tiles
 from vlm_engine.agent.route import DEFAULT_PAGE_BUDGET, route_pages
@@ -161,6 +162,25 @@ def _view(path, query, options, tiling, backend, limits, trace) -> _Viewed:
     return _Viewed(lines, tiles, pages_viewed=len(routed.chosen), visual_tokens=routed.visual_tokens)
 
 
+def _answer_from_lines(lines: list[TextLine], question: str) -> Answer:
+    """The best line by BM25; a key standing alone there ("Total") is answered with the value beside it."""
+    answer = text_baseline.answer_qa(lines, question)
+    terms = set(text_baseline.query_terms(question))
+    ranked = text_baseline.rank_lines(lines, list(terms))
+    if not ranked or not set(text_baseline.tokens(lines[ranked[0][1]].text)) <= terms:
+        return answer
+    key_index = ranked[0][1]
+    value_index = text_baseline.value_beside(lines, key_index)
+    if value_index is None:
+        return answer
+    key, value = lines[key_index], lines[value_index]
+    evidence = [
+        line_evidence(value, value.box, question, value.text),
+        line_evidence(key, key.box, "key", key.text),
+    ]
+    return Answer(f"{key.text} {value.text}", evidence=evidence, fields=answer.fields)
+
+
 def _answer(task, question, fields, lines, ask, trace) -> Answer:
     with trace.step(f"answer_{task}", question=question, fields=[f.name for f in fields]) as step:
         if task == "extract":
@@ -172,7 +192,7 @@ def _answer(task, question, fields, lines, ask, trace) -> Answer:
             if seen is not None and seen.text:
                 answer = Answer(seen.text, evidence=seen.evidence)
             else:
-                answer = text_baseline.answer_qa(lines, question)
+                answer = _answer_from_lines(lines, question)
         elif task == "ground":
             answer = text_baseline.answer_ground(lines, question)
         elif task == "count":

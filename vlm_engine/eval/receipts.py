@@ -9,7 +9,7 @@ Design choices:
 - Exact match compares upper-cased text with whitespace runs collapsed; `loose` also ignores whitespace
   altogether (OCR often drops or adds spaces around punctuation), reported beside it.
 - The truth box of a field is the ground-truth line that holds its value (the value not touching other
-  digits; where several lines hold it, as totals often repeat, the best IoU of them counts); a value spread
+  digits; spacing ignored for values of `LOOSE_HOLD_CHARS` or more; where several lines hold it, as totals often repeat, the best IoU of them counts); a value spread
   over lines (addresses, long names) is the union of the vertically adjacent lines that are part of it
   (at least `PART_MATCH` of a line's characters matched in order, the transcripts having their own typos).
   A field with no truth box is left out of its IoU mean; a field the agent left empty scores IoU 0.
@@ -44,6 +44,7 @@ RECEIPT_SCHEMA = {
 }
 PART_MATCH = 0.8
 MIN_PART_CHARS = 3
+LOOSE_HOLD_CHARS = 8  # a value this long is held by a line even where the two space words differently
 
 
 class ReceiptsDataError(ValueError):
@@ -137,8 +138,13 @@ def truth_boxes(lines: tuple[TruthLine, ...], value: str) -> list[Box]:
     target = loose(value)
     if not target:
         return []
-    whole = re.compile(r"(?<![0-9])" + re.escape(target) + r"(?![0-9])")
-    holders = [line.box for line in lines if whole.search(loose(line.text))]
+    whole = re.compile(r"(?<![0-9])" + re.escape(normalize(value)) + r"(?![0-9])")
+    holders = [
+        line.box
+        for line in lines
+        if whole.search(normalize(line.text))
+        or (len(target) >= LOOSE_HOLD_CHARS and target in loose(line.text))
+    ]
     if holders:
         return holders
     parts = []
