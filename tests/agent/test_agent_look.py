@@ -78,3 +78,51 @@ def test_a_budget_below_one_tile_is_refused(red_pdf):
     with pytest.raises(AgentError) as caught:
         run_agent("qa", red_pdf, question="red?", options=AgentOptions(visual_token_budget=100))
     assert caught.value.code is AgentErrorCode.BAD_BUDGET
+
+
+def test_an_image_is_tiled_from_its_own_pixels(tmp_path):
+    picture = Image.new("RGB", (900, 500), "white")
+    picture.paste((230, 20, 20), (610, 300, 700, 380))  # a red block at known pixels
+    path = tmp_path / "photo.png"
+    picture.save(path)
+    with OpenAITestServer(reply=box_the_red) as server:
+        backend = OpenAIBackend("scripted", server.base_url, max_retries=0)
+        answer = run_agent("qa", str(path), question="Where is the red square?", backend=backend)
+    boxes = [Box(*e.bbox) for e in answer.evidence]
+    assert answer.text == "red square" and all(e.page is None for e in answer.evidence)
+    assert union_all(boxes).iou(Box(610, 300, 700, 380)) > 0.85
+
+
+def test_text_evidence_is_snapped_to_the_words_under_the_box(tmp_path):
+    """The scripted model boxes all the ink it sees with a generous margin; the evidence becomes the
+    text layer's words under that box."""
+
+    def box_the_ink_loosely(body: dict) -> str:
+        [image] = [p for p in body["messages"][-1]["content"] if p["type"] == "image_url"]
+        data = DATA_URL.fullmatch(image["image_url"]["url"]).group(2)
+        ink = np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("L")) < 128
+        if not ink.any():
+            return "NONE"
+        ys, xs = np.nonzero(ink)
+        height, width = ink.shape
+        loose = [
+            (xs.min() - 12) / width,
+            (ys.min() - 12) / height,
+            (xs.max() + 12) / width,
+            (ys.max() + 12) / height,
+        ]
+        return "10.60 <box>{},{},{},{}</box>".format(*(min(max(round(v * 1000), 0), 1000) for v in loose))
+
+    doc = pymupdf.open()
+    doc.new_page().insert_text((300, 400), "Total due: 10.60", fontsize=12)
+    path = tmp_path / "total.pdf"
+    doc.save(path)
+    with pymupdf.open(path) as opened:
+        [printed] = opened[0].search_for("Total due: 10.60")
+    with OpenAITestServer(reply=box_the_ink_loosely) as server:
+        backend = OpenAIBackend("scripted", server.base_url, max_retries=0)
+        answer = run_agent("qa", str(path), question="What is the total due?", backend=backend)
+    assert answer.text == "10.60"
+    for evidence in answer.evidence:
+        assert evidence.text == "Total due: 10.60"
+        assert Box(*evidence.bbox).iou(Box(printed.x0, printed.y0, printed.x1, printed.y1)) > 0.8

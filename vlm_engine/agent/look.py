@@ -9,7 +9,8 @@ Design choices:
   pixels, with the data notice as the system line (document text is never an instruction).
 - A tile that does not show the answer says NONE. The answer is the first one given by a grid tile with a
   box (tiles see more detail than the thumbnail), else by any tile; its evidence is every box given with
-  that same answer. Boxes are snapped to the words under them when the page's words are known.
+  that same answer. A box is snapped to the words under it when the page's words are known and share a
+  word with the answer (text evidence); a box around a picture or a mark keeps the model's edges.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vlm_engine import text_baseline
 from vlm_engine.agent.guard import DATA_NOTICE, MAX_ANSWER_CHARS, clean_text
 from vlm_engine.answer import Evidence
 from vlm_engine.backends.base import Backend, Generation, GenerationConfig, ImageInput, Prompt
@@ -102,8 +104,9 @@ def look(
             box, quoted = source_box.box, ""
             snapped = snap_to_words(box, word_boxes) if word_boxes else None
             if snapped is not None:
-                box, hits = snapped
-                quoted = " ".join(word_texts[i] for i in hits)
+                under = " ".join(word_texts[i] for i in snapped[1])
+                if set(text_baseline.tokens(under)) & set(text_baseline.tokens(text)):  # text evidence only
+                    box, quoted = snapped[0], under
             evidence.append(_evidence(box, source_size, page, source_box.label or question, quoted))
     return Look(
         text,
