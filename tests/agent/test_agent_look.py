@@ -126,3 +126,43 @@ def test_text_evidence_is_snapped_to_the_words_under_the_box(tmp_path):
     for evidence in answer.evidence:
         assert evidence.text == "Total due: 10.60"
         assert Box(*evidence.bbox).iou(Box(printed.x0, printed.y0, printed.x1, printed.y1)) > 0.8
+
+
+def test_image_only_pages_are_routed_by_thumbnail_with_a_backend(tmp_path):
+    """With a backend, an image-only page is not OCR'd: its thumbnail is asked yes/no."""
+
+    def reply(body: dict) -> str:
+        question = body["messages"][-1]["content"][-1]["text"]
+        if "Reply yes or no" in question:
+            return "yes" if box_the_red(body) != "NONE" else "no"
+        return box_the_red(body)
+
+    doc = pymupdf.open()
+    for index in range(6):
+        page = doc.new_page()
+        if index == 4:
+            picture = Image.new("RGB", (400, 300), "white")
+            picture.paste((230, 20, 20), (100, 100, 200, 180))
+            png = io.BytesIO()
+            picture.save(png, "PNG")
+            page.insert_image(pymupdf.Rect(100, 100, 500, 400), stream=png.getvalue())
+        else:
+            page.insert_text((72, 80), f"Section {index}: where the square is not drawn")
+    path = tmp_path / "scan.pdf"
+    doc.save(path)
+    with OpenAITestServer(reply=reply) as server:
+        backend = OpenAIBackend("scripted", server.base_url, max_retries=0)
+        answer = run_agent(
+            "qa",
+            str(path),
+            question="Where is the red square?",
+            options=AgentOptions(page_budget=1),
+            backend=backend,
+        )
+    [route] = [s for s in answer.trace if s.tool == "route"]
+    assert route.outputs["chosen"] == [4] and route.outputs["thumbnail_pages"] == 1
+    assert 0 < route.tokens <= 256  # one thumbnail under its token budget
+    assert route.outputs["ocr_pages"] == 0
+    assert answer.text == "red square" and answer.evidence[0].page == 4
+    # the block fills (200..300, 133..213) of the page in points: the image is scaled 1x into its rectangle
+    assert union_all([Box(*e.bbox) for e in answer.evidence]).iou(Box(200, 200, 300, 280)) > 0.8

@@ -6,7 +6,8 @@ Design choices:
   terms; its words are almost free to read (one MuPDF display list per page).
 - An image-only page has no words to score. With no VLM backend it is OCR'd (seconds a page) and scored
   like the others. With a backend its thumbnail (`THUMBNAIL_TOKENS` visual tokens) is shown with a yes/no
-  relevance question, batched over all such pages; a yes ranks with the best text page.
+  relevance question, batched over all such pages; a yes (the model saw the page itself) ranks above
+  every page chosen by word overlap alone.
 - Ties and zero scores keep document order, so a question that matches no page views the first pages.
 - The page text read here is handed on: a chosen page is never read twice.
 """
@@ -32,7 +33,6 @@ THUMBNAIL_DPI = 72.0
 @dataclass(frozen=True)
 class RoutedPages:
     chosen: tuple[int, ...]  # page indices to view, best first
-    scores: dict[int, float]  # every page scored, by index
     lines: dict[int, list[TextLine]]  # the text read while routing, by page index
     visual_tokens: int = 0  # spent on thumbnails of image-only pages
 
@@ -66,9 +66,9 @@ def route_pages(
         visual_tokens = 0
         if image_only:
             relevant, visual_tokens = _ask_thumbnails(image_only, question, backend)
-            top = max(scores.values(), default=0.0) or 1.0
+            top = max(scores.values(), default=0.0)
             for page, yes in zip(image_only, relevant, strict=True):
-                scores[page.index] = top if yes else 0.0
+                scores[page.index] = top + 1.0 if yes else 0.0
         order = sorted(page_indices, key=lambda i: (-scores[i], i))
         chosen = tuple(order[:page_budget])
         step.outputs.update(
@@ -79,14 +79,16 @@ def route_pages(
             thumbnail_pages=len(image_only),
         )
         step.tokens = visual_tokens
-        return RoutedPages(chosen, scores, lines, visual_tokens)
+        return RoutedPages(chosen, lines, visual_tokens)
 
 
 def _ask_thumbnails(pages: list[PdfPage], question: str, backend: Backend) -> tuple[list[bool], int]:
     config = TilingConfig(max_visual_tokens=THUMBNAIL_TOKENS)
-    prompts = []
+    prompts, planned_tokens = [], []
     for page in pages:
-        [tile] = plan_native(page.width, page.height, config, pixel_scale=THUMBNAIL_DPI / 72.0).tiles
+        plan = plan_native(page.width, page.height, config, pixel_scale=THUMBNAIL_DPI / 72.0)
+        [tile] = plan.tiles
+        planned_tokens.append(plan.visual_tokens)
         image = ImageInput(page.render_view(tile.view), tile.view)
         prompts.append(
             Prompt(
@@ -97,4 +99,7 @@ def _ask_thumbnails(pages: list[PdfPage], question: str, backend: Backend) -> tu
         )
     generations = backend.generate(prompts, GenerationConfig(max_new_tokens=3))
     answers = [g.text.strip().lower().startswith("yes") for g in generations]
-    return answers, sum(g.visual_tokens for g in generations)
+    # a remote backend does not report visual tokens: count what the plan sent
+    return answers, sum(
+        g.visual_tokens or planned for g, planned in zip(generations, planned_tokens, strict=True)
+    )
