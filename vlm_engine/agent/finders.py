@@ -39,9 +39,10 @@ _MONTHS = {
     "juil": 7, "ago": 8, "okt": 10, "dez": 12, "dic": 12, "ene": 1, "abr": 4, "ogos": 8, "dis": 12,
 }  # fmt: skip
 _MONTH = r"(?P<mon>[a-zä]{3,9})\.?"
+_DATE_END = r"(?:(?![\d/])|(?=\d{1,2}:\d{2}))"  # no more digits, unless OCR glued a time of day on
 _DATE_PATTERNS = [
-    re.compile(r"(?<![\d/.-])(?P<a>\d{1,4})\s?(?P<sep>[/.-])\s?(?P<b>\d{1,2})\s?(?P=sep)\s?(?P<c>\d{2,4})(?![\d/])"),
-    re.compile(r"(?<![\d])(?P<day>\d{1,2})(?:st|nd|rd|th)?[\s./-]{0,2}" + _MONTH + r"[\s.,/-]{0,2}(?P<year>\d{4}|\d{2})(?!\d)", re.I),
+    re.compile(r"(?<![\d/.-])(?P<a>\d{1,4})\s?(?P<sep>[/.-])\s?(?P<b>\d{1,2})\s?(?P=sep)\s?(?P<c>\d{2,4})" + _DATE_END),
+    re.compile(r"(?<![\d])(?P<day>\d{1,2})(?:st|nd|rd|th)?[\s./-]{0,2}" + _MONTH + r"[\s.,/-]{0,2}(?P<year>\d{4}|\d{2})" + _DATE_END, re.I),
     re.compile(_MONTH + r"\s?(?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s?(?P<year>\d{4})(?!\d)", re.I),
     re.compile(r"(?P<year>\d{4})\s?年\s?(?P<month>\d{1,2})\s?月\s?(?P<day>\d{1,2})\s?日"),
 ]  # fmt: skip
