@@ -185,3 +185,29 @@ def test_render_view_draws_a_zoom_crop_from_vectors(rotation):
         assert pixels.shape == (view.height, view.width, 3)
         ink = view.box_to_source(_ink_box(pixels))
         assert word.box.intersection(ink).area / ink.area > 0.95
+
+
+def test_thumbnail_redrawn_or_reduced_shows_the_same_page(corpus_dir):
+    """A text page redraws its thumbnail from vectors (cheap); a page that is one large scan reduces its
+    canvas instead. Either way the thumbnail is the page: the redrawn and the reduced one agree."""
+    from vlm_engine.vision.tiling import TilingConfig, cut_views, plan_tiles
+
+    with PdfDocument.open(corpus_dir / REAL / "cmyk-image.pdf") as doc:
+        assert not doc.page(0).redraws_cheaply  # a 756x1008 scan: decoding it again costs more
+    with PdfDocument.open(corpus_dir / REAL / "pdflatex-4-pages.pdf") as doc:
+        page = doc.page(0)
+        assert page.redraws_cheaply
+        plan = plan_tiles(page.width, page.height, TilingConfig(), pixel_area=page.width * page.height * 4)
+        canvas = page.render(size=plan.canvas_size)
+        views = [t.view for t in plan.tiles]
+        redrawn = cut_views(canvas.pixels, canvas.view, views, render=page.render_view, redraw=True)
+        reduced = cut_views(canvas.pixels, canvas.view, views, render=page.render_view, redraw=False)
+        assert all(a is b or np.shares_memory(a, b) for a, b in zip(redrawn[:-1], reduced[:-1], strict=True))
+        assert redrawn[-1].shape == reduced[-1].shape == (448, 448, 3)
+        # glyphs rasterised at 448 px differ from box-filtered ones pixel by pixel; 4x4 blocks agree
+        blocks_drawn, blocks_reduced = (
+            t.reshape(112, 4, 112, 4, 3).mean(axis=(1, 3)) for t in redrawn[-1:] + reduced[-1:]
+        )
+        assert np.abs(blocks_drawn - blocks_reduced).mean() < 1.5
+        ink_drawn, ink_reduced = redrawn[-1].min(axis=2) < 128, reduced[-1].min(axis=2) < 128
+        assert (ink_drawn & ink_reduced).sum() > 0.6 * max(ink_drawn.sum(), ink_reduced.sum())

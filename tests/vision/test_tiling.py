@@ -123,6 +123,16 @@ def test_cut_views_slices_a_canvas_render_without_copying():
     assert thumb.shape == (100, 100, 3)
     first = canvas[: plan.rows, : plan.cols].reshape(-1, 3).mean(axis=0)
     assert np.allclose(thumb[0, 0], first, atol=1)
+    redrawn = cut_views(
+        canvas,
+        canvas_view,
+        [t.view for t in plan.tiles],
+        render=lambda v: drawn.append(v) or np.zeros((v.height, v.width, 3)),
+        redraw=True,  # the source draws itself cheaply: the thumbnail is drawn, the tiles stay slices
+    )
+    assert drawn == [plan.tiles[-1].view] and redrawn[-1].shape == (100, 100, 3)
+    assert all(np.shares_memory(v, canvas) for v in redrawn[:-1])
+    drawn.clear()
     odd = View.of_region(Box(10, 10, 95.5, 60), 40, 30)  # not pixel-aligned: must be drawn
     cut_views(
         canvas, canvas_view, [odd], render=lambda v: drawn.append(v) or np.zeros((v.height, v.width, 3))

@@ -7,8 +7,8 @@ Design choices:
   /Rotate. A page is interpreted once into a MuPDF display list, which already carries the page's display
   transform, so renders and the text layer extracted from it share the displayed-page frame (a test renders
   rotated, cropped pages and checks each word's box against its ink).
-- A render is an RGB PIL image plus the `View` that maps its pixels back to page points, so whatever a
-  model marks on it maps back through `View.box_to_source`.
+- A render is RGB pixels (a read-only numpy view of MuPDF's own pixmap, no copy) plus the `View` that maps
+  them back to page points, so whatever a model marks on it maps back through `View.box_to_source`.
 - The text layer is one word extraction per page, stored by column (numpy boxes); lines and blocks are
   grouped from MuPDF's block and line numbers on demand.
 - Limits: page count on open, pixels per render (a render asked above the budget is scaled down, logged),
@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 POINTS_PER_INCH = 72.0
 IMAGE_ONLY_MAX_CHARS = 8  # a page with fewer text-layer characters than this and an image needs OCR
+# Rasterising a view again decodes the page's images again: above this many image pixels a reduction of
+# pixels already rendered is the cheaper way to a thumbnail (bench/bench_page_ingest.py measures both).
+REDRAW_MAX_IMAGE_PIXELS = 512 * 512
 
 # Everything MuPDF raises for bad input; caught only around calls into it, and turned into MediaError.
 PARSE_ERRORS = (RuntimeError, ValueError, pymupdf.mupdf.FzErrorBase)
@@ -150,8 +153,9 @@ class PdfPage:
         self._page = page
         self.limits = limits
         self.index: int = page.number
-        self.width: float = page.rect.width  # displayed points
-        self.height: float = page.rect.height
+        rect = page.rect
+        self.width: float = rect.width  # displayed points
+        self.height: float = rect.height
         self.rotation: int = page.rotation
         if self.width <= 0 or self.height <= 0:
             raise MediaError(ErrorCode.BAD_DOCUMENT, f"page {self.index} has an empty size")
@@ -194,7 +198,7 @@ class PdfPage:
             raise MediaError(ErrorCode.BAD_DOCUMENT, f"cannot render page {self.index}: {exc}") from None
         if pix.n != 3:  # grey or CMYK output: convert once here
             pix = pymupdf.Pixmap(pymupdf.csRGB, pix)
-        pixels = np.frombuffer(pix.samples, np.uint8).reshape(pix.height, pix.width, 3)
+        pixels = np.asarray(_PixmapSamples(pix))
         if pixels.shape[:2] == (view.height, view.width) and (pix.x, pix.y) == (0, 0):
             return pixels
         # MuPDF rounds the clip outward to whole pixels: place what it drew on a canvas of the exact size
@@ -207,6 +211,17 @@ class PdfPage:
                 y : y + h, x : x + w
             ]
         return canvas
+
+    @cached_property
+    def redraws_cheaply(self) -> bool:
+        """Whether rasterising a view again costs less than reducing pixels already rendered: true unless
+        the page's raster images hold more than `REDRAW_MAX_IMAGE_PIXELS` (redrawing decodes them again).
+        Read from the page's resources, not its content: an image listed but not drawn still counts."""
+        try:
+            images = self._page.get_images()
+        except PARSE_ERRORS:
+            return False
+        return sum(image[2] * image[3] for image in images) <= REDRAW_MAX_IMAGE_PIXELS
 
     @cached_property
     def text_layer(self) -> TextLayer:
@@ -248,6 +263,21 @@ class PdfPage:
             image_count=image_count,
             image_only=layer.char_count < IMAGE_ONLY_MAX_CHARS and image_count > 0,
         )
+
+
+class _PixmapSamples:
+    """A pixmap's samples as numpy sees them, without copying: the array keeps this object, and so the
+    pixmap and MuPDF's memory under it, alive as long as any slice of it. Read-only, like the page."""
+
+    def __init__(self, pix: pymupdf.Pixmap):
+        self._pixmap = pix
+        self.__array_interface__ = {
+            "version": 3,
+            "shape": (pix.height, pix.width, pix.n),
+            "typestr": "|u1",
+            "strides": (pix.stride, pix.n, 1),
+            "data": (pix.samples_ptr, True),
+        }
 
 
 class PdfDocument:

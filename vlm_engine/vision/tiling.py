@@ -9,8 +9,10 @@ Design choices:
   larger grid only when the source has enough pixels to fill it. A global thumbnail is optional.
 - The visual-token budget caps the tile count: each tile costs (tile_size / (patch_size * merge))^2 tokens.
 - Cutting is cheap when the source is rendered at the plan's `canvas_size`: grid tiles are then slices of
-  one array (no copy), and the thumbnail an exact cols x rows box-filter reduction of it (measured faster
-  than rasterising it again: 3 ms against 2.5 ms on a text page but 25 ms on an image page).
+  one array (no copy), and the thumbnail either an exact cols x rows box-filter reduction of it or, where
+  the source draws itself cheaply (a PDF page without large raster images), rasterised again at its own
+  size: 0.3-1 ms against 2.5-4 ms for the reduction on a text page, but 8 ms against 5 ms on a page that
+  is one large CMYK scan (measured by bench/bench_page_ingest.py's cases).
 - Native-resolution mode (Qwen2-VL style) resizes to multiples of patch_size * merge between min and max
   pixels, with max pixels also capped by the token budget.
 """
@@ -21,6 +23,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 
 import numpy as np
 from PIL import Image
@@ -78,15 +81,16 @@ class TilePlan:
         return (self.cols * first.width, self.rows * first.height)
 
 
-def candidate_grids(min_tiles: int, max_tiles: int) -> list[tuple[int, int]]:
-    """All (cols, rows) with min_tiles <= cols * rows <= max_tiles, fewest tiles first."""
+@cache
+def candidate_grids(min_tiles: int, max_tiles: int) -> tuple[tuple[int, int], ...]:
+    """All (cols, rows) with min_tiles <= cols * rows <= max_tiles, fewest tiles first (computed once)."""
     grids = {
         (c, r)
         for c in range(1, max_tiles + 1)
         for r in range(1, max_tiles + 1)
         if min_tiles <= c * r <= max_tiles
     }
-    return sorted(grids, key=lambda g: (g[0] * g[1], g))
+    return tuple(sorted(grids, key=lambda g: (g[0] * g[1], g)))
 
 
 def choose_grid(
@@ -203,13 +207,15 @@ def cut_views(
     views: Sequence[View],
     render: Callable[[View], np.ndarray] | None = None,
     resample: Image.Resampling = Image.Resampling.BILINEAR,
+    redraw: bool = False,
 ) -> list[np.ndarray]:
     """The (height, width, 3) pixels of each target view, from `pixels`, itself a view of the same source.
 
     A view that is an exact pixel rectangle of `pixels` is returned as a slice (no copy); one that is an
-    integer reduction of such a rectangle (the thumbnail of a canvas render) is box-filtered. Any other
-    view is drawn by `render` when the source can draw itself (a PDF page rasterises a view from its
-    vectors), else resampled from `pixels`.
+    integer reduction of such a rectangle (the thumbnail of a canvas render) is box-filtered, or drawn by
+    `render` when `redraw` says drawing it is the cheaper way (`PdfPage.redraws_cheaply`). Any other view
+    is drawn by `render` when the source can draw itself (a PDF page rasterises a view from its vectors),
+    else resampled from `pixels`.
     """
     height, width = pixels.shape[:2]
     out = []
@@ -220,9 +226,10 @@ def cut_views(
         x0, y0, x1, y1 = edges
         inside = x0 >= 0 and y0 >= 0 and x1 <= width and y1 <= height
         span_x, span_y = x1 - x0, y1 - y0
+        reducible = aligned and inside and span_x % view.width == 0 and span_y % view.height == 0
         if aligned and inside and (span_x, span_y) == (view.width, view.height):
             out.append(pixels[y0:y1, x0:x1])
-        elif aligned and inside and span_x % view.width == 0 and span_y % view.height == 0:
+        elif reducible and (render is None or not redraw):
             factors = (span_x // view.width, span_y // view.height)
             out.append(np.asarray(Image.fromarray(pixels[y0:y1, x0:x1]).reduce(factors)))
         elif render is not None:
