@@ -169,27 +169,31 @@ def test_rotated_video_comes_out_upright(video_dir: Path) -> None:
         assert np.abs(np.rot90(source.image, -1).astype(int) - frame.image).mean() > 5.0  # the wrong way
 
 
-def test_corrupted_video_fails_typed(video_dir: Path) -> None:
+@pytest.mark.parametrize("decoder", ["pyav", "decord"])
+def test_corrupted_video_fails_typed(video_dir: Path, decoder: video.Decoder) -> None:
     path = video_dir / "malformed/corrupted.mp4"
-    info = video.probe(path)  # the container is fine; the damage is in the coded frames
-    assert info.frame_count == 50
+    info = video.probe(path, decoder=decoder)  # the container is fine; the damage is in the coded frames
+    assert info.frame_count == 50 and info.backend == decoder
     with pytest.raises(MediaError) as err:
-        video.sample_uniform(path, 40)
+        video.sample_uniform(path, 40, decoder=decoder)
     assert err.value.code is ErrorCode.BAD_DOCUMENT
     with pytest.raises(MediaError) as err:
-        video.sample_scenes(path)
+        video.sample_scenes(path, decoder=decoder)
     assert err.value.code is ErrorCode.BAD_DOCUMENT
 
 
+@pytest.mark.parametrize("decoder", ["pyav", "decord"])
 @pytest.mark.parametrize(
     "name", ["real/nasa_13013.mp4", "real/flipping_a_pancake.mkv", "codecs/testsrc2_mpeg4.avi"]
 )
-def test_truncated_video_fails_typed(video_dir: Path, tmp_path: Path, name: str) -> None:
+def test_truncated_video_fails_typed(
+    video_dir: Path, tmp_path: Path, name: str, decoder: video.Decoder
+) -> None:
     data = (video_dir / name).read_bytes()
     path = tmp_path / Path(name).name
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(MediaError) as err:
-        video.sample_uniform(path, 4)
+        video.sample_uniform(path, 4, decoder=decoder)
     assert err.value.code is ErrorCode.BAD_DOCUMENT
 
 

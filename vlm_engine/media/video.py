@@ -143,7 +143,10 @@ class _DecordDecoder:
                 self._reader.seek_accurate(index)
             elif index > self._next:
                 self._reader.skip_frames(index - self._next)
-            frame = self._reader.next()
+            try:
+                frame = self._reader.next()
+            except StopIteration:  # decord's frames ran out before the table's, as PyAV's may
+                return
             self._next = index + 1
             # decord's output bridge is process-global: another module may have switched it to torch
             yield index, frame.asnumpy() if hasattr(frame, "asnumpy") else np.asarray(frame)
