@@ -104,6 +104,8 @@ def test_the_total_after_cash_rounding(tmp_path):
 
 
 def test_a_date_with_a_time_glued_on_by_ocr(tmp_path):
-    pdf = write_pdf(tmp_path / "g.pdf", [[(72, 80, 14, "Corner Shop"), (72, 120, 11, "05 Mar201818:24 POS 3")]])
+    pdf = write_pdf(
+        tmp_path / "g.pdf", [[(72, 80, 14, "Corner Shop"), (72, 120, 11, "05 Mar201818:24 POS 3")]]
+    )
     answer = run_agent("extract", pdf, schema={"properties": {"date": {}}})
     assert answer.fields["date"] == "05 Mar2018"
