@@ -1,0 +1,68 @@
+"""The synthetic suite's scoring: the generator's own answers score perfectly, the rejected ones do not,
+and the whole suite runs end to end through a real backend."""
+
+from __future__ import annotations
+
+import pytest
+
+from vlm_engine.backends.base import Generation, SourceBox
+from vlm_engine.eval import synthetic
+from vlm_engine.grounding import BoxDialect, parse_boxes
+
+
+def as_generation(text: str) -> Generation:
+    boxes = tuple(SourceBox(g.box, g.label) for g in parse_boxes(text, BoxDialect.SIGHTLINE, 64, 64))
+    return Generation(text=text, boxes=boxes)
+
+
+@pytest.fixture(scope="module")
+def sets():
+    return synthetic.held_out_sets(24, seed=1)
+
+
+def test_true_answers_score_perfectly(sets):
+    records = [synthetic.score(s, as_generation(s.answer)) for samples in sets.values() for s in samples]
+    metrics = synthetic.summarise(records)
+    for name in ("grounding_acc@0.5", "counting_exact", "pope_f1", "spatial_accuracy", "chart_within_5pct"):
+        assert metrics[name] == 1.0, name
+    assert metrics["hallucination_rate"] == 0.0
+    assert metrics["temporal_mean_iou"] == pytest.approx(1.0)
+    assert 0.3 < metrics["pope_yes_ratio"] < 0.7
+
+
+def test_rejected_answers_score_badly(sets):
+    records = [
+        synthetic.score(s, as_generation(s.rejected))
+        for task in ("ground", "count", "presence", "spatial", "chart_value")
+        for s in sets[task]
+    ]
+    metrics = synthetic.summarise(records)
+    assert metrics["grounding_acc@0.5"] == 0.0
+    assert metrics["counting_exact"] == 0.0
+    assert metrics["pope_accuracy"] == 0.0 and metrics["hallucination_rate"] == 1.0
+    assert metrics["chart_within_5pct"] == 0.0
+
+
+def test_lenient_readers():
+    assert synthetic.first_number("There are 7 circles.") == 7.0
+    assert synthetic.yes_no(" Yes, there is.") == "yes" and synthetic.yes_no("maybe") == ""
+    assert synthetic.interval_iou((1, 3), (2, 4)) == pytest.approx(1 / 3)
+
+
+def test_held_out_sets_do_not_repeat_training_samples():
+    from vlm_engine.train.data import generate_samples
+
+    held = synthetic.held_out_sets(10, tasks=("ground",))["ground"]
+    train = generate_samples(10, seed=synthetic.SEED_OFFSET, mix="ground")
+    assert {s.answer for s in held}.isdisjoint({s.answer for s in train})
+
+
+def test_table_prints_models_side_by_side(sets):
+    records = [synthetic.score(s, as_generation(s.answer)) for s in sets["presence"]]
+    a = {"model": "stage2", "metrics": synthetic.summarise(records)}
+    b = {"model": "stage3", "metrics": {"pope_f1": 0.5}}
+    table = synthetic.format_table(a, b)
+    assert "stage2" in table.splitlines()[0] and "stage3" in table.splitlines()[0]
+    assert any(
+        line.startswith("pope_f1") and "0.500" in line and ">= 0.90" in line for line in table.splitlines()
+    )

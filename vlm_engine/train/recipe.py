@@ -1,0 +1,129 @@
+"""A recipe: the model to build and the settings of each stage.
+
+Design choices:
+- `TINY` is the CPU recipe that makes `models/sightline-tiny` in about an hour on two cores: a 64 px
+  input, 8 px patches merged 2x2 (16 visual tokens), a 4-layer ViT and a 4-layer decoder, every part trained here.
+  Its sizes were picked from learning curves measured on this machine (README, "Training").
+- `pretrained.real_size_recipe` builds the same VLM from transformers parts saved on disk (a SigLIP tower
+  and a Qwen2.5 causal LM, say) for a GPU run; the stages are the same code.
+- The tokenizer is byte-level BPE trained on the text the generators write, and the location tokens'
+  embeddings start as 1D sine-cosine codes of their bin: nearby bins start similar, so a box learned from
+  scratch moves smoothly instead of guessing among 1000 unrelated tokens.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import torch
+
+from vlm_engine.model.config import LanguageConfig, ProjectorConfig, ProjectorKind, VisionConfig, VLMConfig
+from vlm_engine.model.tokenizer import SightlineTokenizer, train_tokenizer
+from vlm_engine.model.vlm import SightlineVLM
+from vlm_engine.train.data import generate_samples
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    steps: int
+    batch_size: int
+    lr: float
+    warmup: int = 50
+    mix: str = "instruct"
+    loc_sigma: float = 16.0  # bins; 1000 bins over a 64 px input: about one pixel
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    model: VLMConfig
+    stage0_encoder: StageSettings
+    stage0_language: StageSettings
+    stage1: StageSettings
+    stage2: StageSettings
+    stage3: StageSettings
+    dpo_beta: float = 0.1
+    seed: int = 0
+    curriculum_steps: int = 1500  # stage 2 grows scenes from 3 to 12 shapes over these steps
+    pretrained: dict[str, str] = field(default_factory=dict)  # real-size: vision/language part directories
+
+    def scaled(self, factor: float) -> Recipe:
+        """The same recipe with every stage's steps scaled (the smoke test runs a sliver of it)."""
+
+        def scale(s: StageSettings) -> StageSettings:
+            return replace(s, steps=max(1, round(s.steps * factor)), warmup=max(1, round(s.warmup * factor)))
+
+        return replace(
+            self,
+            stage0_encoder=scale(self.stage0_encoder),
+            stage0_language=scale(self.stage0_language),
+            stage1=scale(self.stage1),
+            stage2=scale(self.stage2),
+            stage3=scale(self.stage3),
+            curriculum_steps=max(1, round(self.curriculum_steps * factor)),
+        )
+
+
+def recipe_tokenizer(bpe_vocab_size: int = 1024, seed: int = 0) -> SightlineTokenizer:
+    """BPE trained on questions, answers and captions of the training mix (deterministic, offline)."""
+    samples = generate_samples(3000, seed=10_000 + seed, mix="instruct")
+    text = [f"{s.question} {s.answer}" for s in samples] + [s.answer for s in samples]
+    return train_tokenizer(text, bpe_vocab_size)
+
+
+def tiny_model_config(tokenizer: SightlineTokenizer) -> VLMConfig:
+    return VLMConfig(
+        vision=VisionConfig(image_size=64, patch_size=8, hidden_size=128, num_layers=4, num_heads=4),
+        projector=ProjectorConfig(kind=ProjectorKind.PIXEL_SHUFFLE_MLP, shuffle_factor=2),
+        language=LanguageConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=192,
+            num_layers=4,
+            num_heads=4,
+            num_kv_heads=2,
+            intermediate_size=512,
+            max_position=512,
+        ),
+        image_token_id=tokenizer.image_id,
+    )
+
+
+def tiny_recipe(tokenizer: SightlineTokenizer) -> Recipe:
+    return Recipe(
+        name="sightline-tiny",
+        model=tiny_model_config(tokenizer),
+        stage0_encoder=StageSettings(steps=1500, batch_size=64, lr=2e-3, mix="pretrain"),
+        stage0_language=StageSettings(steps=300, batch_size=64, lr=2e-3),
+        stage1=StageSettings(steps=300, batch_size=32, lr=2e-3, mix="captions"),
+        stage2=StageSettings(steps=4000, batch_size=32, lr=1e-3),
+        stage3=StageSettings(steps=200, batch_size=16, lr=5e-5, mix="preferences"),
+    )
+
+
+def init_location_embeddings(model: SightlineVLM, tokenizer: SightlineTokenizer) -> None:
+    """Set the location tokens' embeddings to sine-cosine codes of their bin (own decoder only)."""
+    table = model.language.embed_tokens.weight
+    bins = len(tokenizer.loc_ids)
+    dim = table.shape[1]
+    position = torch.arange(bins, dtype=torch.float64)[:, None] / bins
+    freqs = torch.pow(2.0, torch.linspace(0, math.log2(bins / 4), dim // 2, dtype=torch.float64))[None, :]
+    codes = torch.cat([torch.sin(math.pi * position * freqs), torch.cos(math.pi * position * freqs)], dim=1)
+    codes = codes / codes.norm(dim=1, keepdim=True) * table[:bins].norm(dim=1).mean().double()
+    ids = torch.tensor(tokenizer.loc_ids)
+    if not bool((ids == ids[0] + torch.arange(bins)).all()):
+        raise ValueError("location tokens must have contiguous ids")
+    with torch.no_grad():
+        table[ids] = codes.to(table.dtype)
+
+
+def build_model(recipe: Recipe, tokenizer: SightlineTokenizer) -> SightlineVLM:
+    torch.manual_seed(recipe.seed)
+    model = SightlineVLM(recipe.model)
+    if recipe.pretrained:
+        from vlm_engine.train.pretrained import load_pretrained_parts
+
+        load_pretrained_parts(model, recipe)
+    else:
+        init_location_embeddings(model, tokenizer)
+    return model

@@ -1,0 +1,251 @@
+"""The stages of the recipe, each a resumable run of `loop.run` over freshly generated samples.
+
+Design choices:
+- Stage 0 (tiny recipe only) pretrains the parts from scratch: the encoder with dense per-patch losses
+  plus a contrastive image-caption loss, then the decoder as a language model on the generators' text.
+- Stage 1 aligns: encoder and decoder frozen, the projector learns from captions.
+- Stage 2 instruction-tunes: projector and decoder on the task mix, the encoder frozen; scenes grow from
+  3 to 12 shapes over `curriculum_steps` (one object to many: boxes first, crowds later).
+- Stage 3 is DPO on (chosen, rejected) answers against the frozen stage-2 model.
+- Each stage ends in a loadable checkpoint (`checkpoint.save`) in its own directory; a stage whose
+  checkpoint exists is skipped, one with a `state.pt` resumes.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vlm_engine.model import checkpoint
+from vlm_engine.model.tokenizer import IGNORE_INDEX, SightlineTokenizer
+from vlm_engine.model.vlm import SightlineVLM
+from vlm_engine.train import loop
+from vlm_engine.train.batches import Batch, collate, pad_rows
+from vlm_engine.train.data import generate_samples
+from vlm_engine.train.data import tasks as task_builders
+from vlm_engine.train.data.dense import dense_targets
+from vlm_engine.train.data.mix import MAX_OBJECTS
+from vlm_engine.train.data.things import Sample
+from vlm_engine.train.heads import ContrastiveHeads, DenseHeads
+from vlm_engine.train.losses import contrastive_loss, dense_loss, dpo_loss, sequence_logprobs, token_loss
+from vlm_engine.train.recipe import Recipe
+
+logger = logging.getLogger(__name__)
+
+STAGES = ("stage0", "stage1", "stage2", "stage3")
+PREFERENCE_TASKS = ("ground", "find_all", "count", "presence", "spatial", "chart_value", "temporal")
+
+
+def _seed(recipe: Recipe, stage: str, step: int) -> int:
+    return recipe.seed * 1_000_003 + STAGES.index(stage[:6]) * 10_000_019 + step
+
+
+def _size(recipe: Recipe) -> int:
+    """Pictures are generated at the encoder's input size."""
+    return recipe.model.vision.image_size
+
+
+def _set_trainable(model: SightlineVLM, vision: bool, projector: bool, language: bool) -> None:
+    for part, on in ((model.vision, vision), (model.projector, projector), (model.language, language)):
+        part.requires_grad_(on)
+        part.train(on)
+
+
+def visual_rows(model: SightlineVLM, batch: Batch, train_encoder: bool) -> list[torch.Tensor]:
+    pixels = model.pixel_values(list(batch.pixels))
+    with torch.set_grad_enabled(train_encoder):
+        features, grid = model.vision(pixels)
+    encoded = model.projector(features, grid)
+    rows, taken = [], 0
+    for count in batch.images_per_row:
+        rows.append(encoded[taken : taken + count].reshape(-1, encoded.shape[-1]))
+        taken += count
+    return rows
+
+
+def answer_loss(model: SightlineVLM, batch: Batch, loc_ids: torch.Tensor, sigma: float) -> torch.Tensor:
+    hidden = model(batch.input_ids, visual_rows(model, batch, train_encoder=False))[:, :-1]
+    targets = batch.labels[:, 1:]
+    scored = targets != IGNORE_INDEX
+    return token_loss(model.language.logits(hidden[scored]).float(), targets[scored], loc_ids, sigma)
+
+
+def by_length(samples: list[Sample]) -> list[list[Sample]]:
+    """Samples grouped by picture count, so a video's frames do not pad every still picture's row."""
+    groups: dict[int, list[Sample]] = {}
+    for sample in samples:
+        groups.setdefault(len(sample.pictures), []).append(sample)
+    return [groups[k] for k in sorted(groups)]
+
+
+def stage0(
+    recipe: Recipe, model: SightlineVLM, tokenizer: SightlineTokenizer, directory: Path
+) -> list[float]:
+    """Pretrain the encoder (dense + contrastive) and then the decoder (language modelling)."""
+    settings = recipe.stage0_encoder
+    vision_dim = recipe.model.vision.hidden_size
+    grid = recipe.model.vision.grid[0]
+    dense = DenseHeads(vision_dim)
+    contrast = ContrastiveHeads(vision_dim, len(tokenizer))
+    _set_trainable(model, vision=True, projector=False, language=False)
+
+    def encoder_step(step: int) -> loop.StepResult:
+        seed = _seed(recipe, "stage0", step)
+        samples = generate_samples(settings.batch_size, seed, mix="instruct", size=_size(recipe))
+        pictures = [s.pictures[0] for s in samples]
+        rng = random.Random(seed)
+        captions = [tokenizer.encode(task_builders.caption(rng, p).answer) for p in pictures]
+        targets = [dense_targets(p, grid) for p in pictures]
+        stacked = {
+            name: torch.from_numpy(np.stack([getattr(t, name) for t in targets])).flatten(0, 2)
+            for name in ("kind", "colour", "box", "covered", "centre", "value", "valued")
+        }
+        features, _ = model.vision(model.pixel_values([p.pixels for p in pictures]))
+        terms = dense_loss(dense(features.reshape(-1, vision_dim)), stacked)
+        offsets = torch.tensor([0, *np.cumsum([len(c) for c in captions])[:-1]])
+        image_emb, text_emb = contrast(features, torch.tensor([i for c in captions for i in c]), offsets)
+        terms["contrastive"] = contrastive_loss(image_emb, text_emb, contrast.log_scale) * 0.5
+        loss = sum(terms.values())
+        return (
+            loss,
+            len(pictures) * grid * grid,
+            {k: float(v) for k, v in terms.items() if k in ("box", "centre")},
+        )
+
+    encoder_losses = loop.run(
+        "stage0 encoder",
+        {"vision": model.vision, "dense": dense, "contrast": contrast},
+        settings,
+        encoder_step,
+        directory / "encoder",
+    )
+
+    lm_settings = recipe.stage0_language
+    _set_trainable(model, vision=False, projector=False, language=True)
+
+    def language_step(step: int) -> loop.StepResult:
+        samples = generate_samples(lm_settings.batch_size, _seed(recipe, "stage0", 5_000_000 + step))
+        rows = [
+            [tokenizer.bos_id, *tokenizer.encode(f"{s.question} {s.answer}"), tokenizer.eos_id]
+            for s in samples
+        ]
+        ids = pad_rows(rows, tokenizer.pad_id)
+        hidden = model.language(model.language.embed(ids))[:, :-1]
+        targets = ids[:, 1:]
+        scored = targets != tokenizer.pad_id
+        loss = F.cross_entropy(model.language.logits(hidden[scored]).float(), targets[scored])
+        return loss, int(scored.sum()), {}
+
+    return encoder_losses + loop.run(
+        "stage0 language", {"language": model.language}, lm_settings, language_step, directory / "language"
+    )
+
+
+def stage_supervised(
+    recipe: Recipe, stage: str, model: SightlineVLM, tokenizer: SightlineTokenizer, directory: Path
+) -> list[float]:
+    """Stage 1 (projector only, captions) or stage 2 (projector + decoder, the task mix)."""
+    settings = recipe.stage1 if stage == "stage1" else recipe.stage2
+    _set_trainable(model, vision=False, projector=True, language=stage == "stage2")
+    loc_ids = torch.tensor(tokenizer.loc_ids)
+    placeholders = model.image_placeholders
+
+    def step_fn(step: int) -> loop.StepResult:
+        grow = min(1.0, step / recipe.curriculum_steps)
+        crowd = MAX_OBJECTS if stage == "stage1" else round(3 + (MAX_OBJECTS - 3) * grow)
+        samples = generate_samples(
+            settings.batch_size,
+            _seed(recipe, stage, step),
+            settings.mix,
+            size=_size(recipe),
+            max_objects=crowd,
+        )
+        loss, tokens = torch.zeros(()), 0
+        for group in by_length(samples):
+            batch = collate(group, tokenizer, placeholders)
+            loss = loss + answer_loss(model, batch, loc_ids, settings.loc_sigma) * len(group) / len(samples)
+            tokens += batch.label_tokens
+        return loss, tokens, {}
+
+    modules = {"projector": model.projector, "language": model.language}
+    return loop.run(stage, modules, settings, step_fn, directory)
+
+
+def stage3(
+    recipe: Recipe, model: SightlineVLM, tokenizer: SightlineTokenizer, directory: Path
+) -> list[float]:
+    settings = recipe.stage3
+    reference = copy.deepcopy(model).eval().requires_grad_(False)
+    _set_trainable(model, vision=False, projector=True, language=True)
+    placeholders = model.image_placeholders
+    mix = {name: 1.0 for name in PREFERENCE_TASKS}
+
+    def logprobs(net: SightlineVLM, batch: Batch) -> torch.Tensor:
+        hidden = net(batch.input_ids, visual_rows(net, batch, train_encoder=False))
+        return sequence_logprobs(net.language.logits(hidden), batch.labels)
+
+    def step_fn(step: int) -> loop.StepResult:
+        samples = [
+            s
+            for s in generate_samples(
+                settings.batch_size * 2, _seed(recipe, "stage3", step), mix=mix, size=_size(recipe)
+            )
+            if s.rejected is not None
+        ][: settings.batch_size]
+        loss, accuracy, tokens = torch.zeros(()), 0.0, 0
+        for group in by_length(samples):
+            chosen = collate(group, tokenizer, placeholders)
+            rejected = collate(group, tokenizer, placeholders, answers=[s.rejected or "" for s in group])
+            with torch.no_grad():
+                ref_c, ref_r = logprobs(reference, chosen), logprobs(reference, rejected)
+            pol_c, pol_r = logprobs(model, chosen), logprobs(model, rejected)
+            preference, correct = dpo_loss(pol_c, pol_r, ref_c, ref_r, recipe.dpo_beta)
+            nll = -pol_c.sum() / max(1, chosen.label_tokens)
+            share = len(group) / len(samples)
+            loss = loss + (preference + 0.2 * nll) * share
+            accuracy += float(correct) * share
+            tokens += chosen.label_tokens
+        return loss, tokens, {"pref_acc": accuracy}
+
+    modules = {"projector": model.projector, "language": model.language}
+    return loop.run("stage3 dpo", modules, settings, step_fn, directory)
+
+
+def train(
+    recipe: Recipe,
+    tokenizer: SightlineTokenizer,
+    model: SightlineVLM,
+    out: Path,
+    stages: tuple[str, ...] = STAGES,
+) -> Path:
+    """Run `stages` in order into `out/<stage>/`, each ending in a checkpoint; returns the last one."""
+    last = None
+    for stage in STAGES:
+        directory = out / stage
+        final = directory / "model"
+        if (final / checkpoint.CONFIG_FILE).exists():
+            model, _ = checkpoint.load(final)
+            last = final
+            continue
+        if stage not in stages:
+            continue
+        torch.manual_seed(_seed(recipe, stage, 0))
+        if stage == "stage0":
+            stage0(recipe, model, tokenizer, directory)
+        elif stage == "stage3":
+            stage3(recipe, model, tokenizer, directory)
+        else:
+            stage_supervised(recipe, stage, model, tokenizer, directory)
+        model.eval()
+        checkpoint.save(model, tokenizer, final)
+        logger.info("%s done: %s", stage, final)
+        last = final
+    if last is None:
+        raise ValueError(f"no stage ran or was found in {out}")
+    return last
