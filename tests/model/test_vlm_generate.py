@@ -105,7 +105,7 @@ def test_constrained_sampling_always_parses():
         return text.count("<box>") == boxes and len(re.findall(r"<loc_\d+>", text)) == 4 * boxes
 
     opened = 0
-    for seed in range(4):
+    for seed in range(8):
         for max_new in (4, 16):
             hot = DecodeOptions(max_new_tokens=max_new, temperature=2.5, seed=seed)
             unconstrained = generate(model, tok, prompts, visual, hot)

@@ -46,7 +46,7 @@ def test_prompt_template_and_example_labels():
     prompt = encode_prompt(tok, "where?", [3, 0], system="be brief")
     assert prompt[0] == tok.bos_id and prompt.count(tok.image_id) == 3
     assert tok.tokenizer.decode(prompt, skip_special_tokens=False) == (
-        "<|bos|><|system|>be brief<|user|><img><image><image><image></img><img></img>where?<|assistant|>"
+        "<|bos|><|system|>be brief<|user|>where?<img><image><image><image></img><img></img><|assistant|>"
     )
     ids, labels = encode_example(tok, "where?", [3], "<box><loc_1><loc_2><loc_3><loc_4></box>")
     assert len(ids) == len(labels)
