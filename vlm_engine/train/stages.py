@@ -16,11 +16,14 @@ from __future__ import annotations
 import copy
 import logging
 import random
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from vlm_engine.model import checkpoint
 from vlm_engine.model.tokenizer import IGNORE_INDEX, SightlineTokenizer
@@ -29,9 +32,9 @@ from vlm_engine.train import loop
 from vlm_engine.train.batches import Batch, collate, pad_rows
 from vlm_engine.train.data import generate_samples
 from vlm_engine.train.data import tasks as task_builders
-from vlm_engine.train.data.dense import dense_targets
+from vlm_engine.train.data.dense import dense_targets, referent_map
 from vlm_engine.train.data.mix import MAX_OBJECTS
-from vlm_engine.train.data.things import Sample
+from vlm_engine.train.data.things import COLOURS, KINDS, Sample
 from vlm_engine.train.heads import ContrastiveHeads, DenseHeads
 from vlm_engine.train.losses import contrastive_loss, dense_loss, dpo_loss, sequence_logprobs, token_loss
 from vlm_engine.train.recipe import Recipe
@@ -39,6 +42,8 @@ from vlm_engine.train.recipe import Recipe
 logger = logging.getLogger(__name__)
 
 STAGES = ("stage0", "stage1", "stage2", "stage3")
+WORD_ALIGNMENT_WEIGHT = 0.5
+MATCH_WEIGHT = 1.0
 PREFERENCE_TASKS = ("ground", "find_all", "count", "presence", "spatial", "chart_value", "temporal")
 
 
@@ -57,11 +62,16 @@ def _set_trainable(model: SightlineVLM, vision: bool, projector: bool, language:
         part.train(on)
 
 
-def visual_rows(model: SightlineVLM, batch: Batch, train_encoder: bool) -> list[torch.Tensor]:
+def encode_pictures(model: SightlineVLM, batch: Batch, train_encoder: bool) -> torch.Tensor:
+    """(images, visual tokens, lm dim): the projector's output for every picture of the batch."""
     pixels = model.pixel_values(list(batch.pixels))
     with torch.set_grad_enabled(train_encoder):
         features, grid = model.vision(pixels)
-    encoded = model.projector(features, grid)
+    return model.projector(features, grid)
+
+
+def split_rows(encoded: torch.Tensor, batch: Batch) -> list[torch.Tensor]:
+    """Each row's pictures' visual tokens, concatenated."""
     rows, taken = [], 0
     for count in batch.images_per_row:
         rows.append(encoded[taken : taken + count].reshape(-1, encoded.shape[-1]))
@@ -69,11 +79,79 @@ def visual_rows(model: SightlineVLM, batch: Batch, train_encoder: bool) -> list[
     return rows
 
 
-def answer_loss(model: SightlineVLM, batch: Batch, loc_ids: torch.Tensor, sigma: float) -> torch.Tensor:
-    hidden = model(batch.input_ids, visual_rows(model, batch, train_encoder=False))[:, :-1]
+def visual_rows(model: SightlineVLM, batch: Batch, train_encoder: bool) -> list[torch.Tensor]:
+    return split_rows(encode_pictures(model, batch, train_encoder), batch)
+
+
+def word_ids(tokenizer: SightlineTokenizer) -> dict[str, int]:
+    """The token that starts each colour and kind word as it appears mid-sentence (" red", " circle")."""
+    return {word: tokenizer.encode(f" {word}")[0] for word in (*COLOURS, *KINDS[1:])}
+
+
+@dataclass
+class Auxiliary:
+    """Training-only targets and head beside the answer loss (stages 1-2), one value per visual token."""
+
+    words: torch.Tensor  # (visual tokens, 2): colour and kind word ids of what the token covers, or -100
+    referents: torch.Tensor  # (visual tokens,): 1/0 the token covers what the question is about; -1 n/a
+    match_head: nn.Linear  # reads a visual token's final hidden state: "is this what is asked about?"
+
+
+def auxiliary_targets(
+    samples: Sequence[Sample], words: dict[str, int], grid: int, match_head: nn.Linear
+) -> Auxiliary:
+    word_rows, referent_rows = [], []
+    for sample in samples:
+        for picture in sample.pictures:
+            dense = dense_targets(picture, grid)
+            colour = [words[COLOURS[c - 1]] if c else IGNORE_INDEX for c in dense.colour.reshape(-1)]
+            kind = [words[KINDS[k]] if k else IGNORE_INDEX for k in dense.kind.reshape(-1)]
+            word_rows.append(torch.tensor([colour, kind]).T)
+            if sample.referents is None or len(sample.pictures) > 1:
+                referent_rows.append(torch.full((grid * grid,), -1.0))
+            else:
+                size = picture.pixels.shape[0]
+                referent_rows.append(torch.from_numpy(referent_map(sample.referents, size, grid).reshape(-1)))
+    return Auxiliary(torch.cat(word_rows), torch.cat(referent_rows), match_head)
+
+
+def word_alignment_loss(model: SightlineVLM, encoded: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Each visual token, read through the (tied) output embeddings, should name the colour and the kind of
+    what it covers: this puts visual tokens next to the words questions use, from the first step."""
+    logits = model.language.logits(encoded.reshape(-1, encoded.shape[-1])).float()
+    total = logits.sum() * 0
+    for column in range(targets.shape[1]):
+        if bool((targets[:, column] != IGNORE_INDEX).any()):
+            total = total + F.cross_entropy(logits, targets[:, column], ignore_index=IGNORE_INDEX)
+    return total
+
+
+def answer_loss(
+    model: SightlineVLM,
+    batch: Batch,
+    loc_ids: torch.Tensor,
+    sigma: float,
+    auxiliary: Auxiliary | None = None,
+) -> torch.Tensor:
+    """Answer-token loss; with `auxiliary`, plus word alignment of the visual tokens and the per-token
+    matching loss (question-first prompts let each visual token read the question and say whether it holds
+    what is asked about: the dense signal that makes a from-scratch decoder use the picture)."""
+    encoded = encode_pictures(model, batch, train_encoder=False)
+    full = model(batch.input_ids, split_rows(encoded, batch))
+    hidden = full[:, :-1]
     targets = batch.labels[:, 1:]
     scored = targets != IGNORE_INDEX
-    return token_loss(model.language.logits(hidden[scored]).float(), targets[scored], loc_ids, sigma)
+    loss = token_loss(model.language.logits(hidden[scored]).float(), targets[scored], loc_ids, sigma)
+    if auxiliary is not None:
+        loss = loss + WORD_ALIGNMENT_WEIGHT * word_alignment_loss(model, encoded, auxiliary.words)
+        visual = full[batch.input_ids == model.config.image_token_id]
+        known = auxiliary.referents >= 0
+        if bool(known.any()):
+            logits = auxiliary.match_head(visual[known]).squeeze(-1).float()
+            loss = loss + MATCH_WEIGHT * F.binary_cross_entropy_with_logits(
+                logits, auxiliary.referents[known]
+            )
+    return loss
 
 
 def by_length(samples: list[Sample]) -> list[list[Sample]]:
@@ -155,6 +233,9 @@ def stage_supervised(
     _set_trainable(model, vision=False, projector=True, language=stage == "stage2")
     loc_ids = torch.tensor(tokenizer.loc_ids)
     placeholders = model.image_placeholders
+    words = word_ids(tokenizer)
+    token_grid = round(model.visual_tokens_per_image**0.5)  # the square grid of visual tokens
+    match_head = nn.Linear(recipe.model.language.hidden_size, 1)
 
     def step_fn(step: int) -> loop.StepResult:
         grow = min(1.0, step / recipe.curriculum_steps)
@@ -169,11 +250,13 @@ def stage_supervised(
         loss, tokens = torch.zeros(()), 0
         for group in by_length(samples):
             batch = collate(group, tokenizer, placeholders)
-            loss = loss + answer_loss(model, batch, loc_ids, settings.loc_sigma) * len(group) / len(samples)
+            auxiliary = auxiliary_targets(group, words, token_grid, match_head)
+            share = len(group) / len(samples)
+            loss = loss + answer_loss(model, batch, loc_ids, settings.loc_sigma, auxiliary) * share
             tokens += batch.label_tokens
         return loss, tokens, {}
 
-    modules = {"projector": model.projector, "language": model.language}
+    modules = {"projector": model.projector, "language": model.language, "match": match_head}
     return loop.run(stage, modules, settings, step_fn, directory)
 
 

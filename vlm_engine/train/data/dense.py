@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vlm_engine.grounding import Box
 from vlm_engine.train.data.things import COLOURS, KINDS, Picture
 
 KIND_INDEX = {k: i for i, k in enumerate(KINDS)}
@@ -56,3 +57,17 @@ def dense_targets(picture: Picture, grid: int) -> DenseTargets:
         cx, cy = b.center
         centre[min(grid - 1, int(cy / cell)), min(grid - 1, int(cx / cell))] = 1.0
     return DenseTargets(kind, colour, box, covered, centre, value, valued)
+
+
+def referent_map(boxes: list[Box], size: int, grid: int) -> np.ndarray:
+    """(grid, grid) float32: 1 for a cell whose centre lies in one of `boxes` or that holds a box's centre."""
+    cell = size / grid
+    centres = (np.arange(grid) + 0.5) * cell
+    out = np.zeros((grid, grid), np.float32)
+    for b in boxes:
+        cols = (centres >= b.x0) & (centres < b.x1)
+        rows = (centres >= b.y0) & (centres < b.y1)
+        out[rows[:, None] & cols[None, :]] = 1.0
+        cx, cy = b.center
+        out[min(grid - 1, int(cy / cell)), min(grid - 1, int(cx / cell))] = 1.0
+    return out

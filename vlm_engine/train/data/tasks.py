@@ -76,6 +76,7 @@ def ground(rng: random.Random, picture: Picture) -> Sample | None:
         box_text(target.box, size, target.name),
         {"box": target.box},
         rejected=box_text(wrong, size, target.name),
+        referents=[target.box],
     )
 
 
@@ -110,6 +111,7 @@ def count(rng: random.Random, picture: Picture) -> Sample:
         {"count": n},
         rejected=str(wrong),
         subset=count_bucket(n),
+        referents=[t.box for t in members],
     )
 
 
@@ -132,6 +134,7 @@ def find_all(rng: random.Random, picture: Picture) -> Sample:
         {"boxes": [t.box for t in members], "count": len(members)},
         rejected=rejected if rejected != answer else None,
         subset=count_bucket(len(members)),
+        referents=[t.box for t in members],
     )
 
 
@@ -164,6 +167,7 @@ def presence(rng: random.Random, picture: Picture) -> Sample | None:
         {"answer": answer},
         rejected="no" if answer == "yes" else "yes",
         subset=subset,
+        referents=[t.box for t in picture.things if (t.colour, t.kind) == (colour, shape)],
     )
 
 
@@ -185,6 +189,7 @@ def spatial(rng: random.Random, picture: Picture) -> Sample | None:
         answer,
         {"answer": answer},
         rejected="no" if answer == "yes" else "yes",
+        referents=[a.box, b.box],
     )
 
 
@@ -200,7 +205,17 @@ def chart_value(rng: random.Random, picture: Picture) -> Sample | None:
     }[target.kind].format(target.colour)
     value = int(target.value)
     wrong = value + rng.choice((-15, -10, 10, 15))
-    return Sample("chart", [picture], question, str(value), {"value": float(value)}, rejected=str(wrong))
+    if wrong < 0:
+        wrong = value + 15
+    return Sample(
+        "chart",
+        [picture],
+        question,
+        str(value),
+        {"value": float(value)},
+        rejected=str(wrong),
+        referents=[target.box],
+    )
 
 
 def caption(rng: random.Random, picture: Picture) -> Sample:
@@ -235,6 +250,7 @@ def document_ground(rng: random.Random, picture: Picture) -> Sample | None:
         {"box": target.box},
         rejected=box_text(_wrong_box(rng, target.box, size), size, target.kind),
         subset="document",
+        referents=[target.box],
     )
 
 
@@ -244,7 +260,14 @@ def extract(rng: random.Random, picture: Picture) -> Sample | None:
         return None
     target = rng.choice(fields)
     key, value = target.label.split(": ", 1)
-    return Sample("extract", [picture], f"What is the {key}?", value, {"value": value, "box": target.box})
+    return Sample(
+        "extract",
+        [picture],
+        f"What is the {key}?",
+        value,
+        {"value": value, "box": target.box},
+        referents=[target.box],
+    )
 
 
 def temporal(rng: random.Random, frames: list[Picture], windows: list[tuple[Thing, float, float]]) -> Sample:

@@ -104,3 +104,4 @@ class Sample:
     truth: dict[str, Any] = field(default_factory=dict)
     rejected: str | None = None
     subset: str = ""  # e.g. POPE's random/popular/adversarial, the count bucket
+    referents: list[Box] | None = None  # what the question is about (may be none); None: not applicable
