@@ -262,6 +262,39 @@ class View:
         return math.hypot(self.to_source.a, self.to_source.d)
 
 
+def zoom_view(
+    box: Box,
+    source_width: float,
+    source_height: float,
+    *,
+    box_pixels: float,
+    context: float = 0.5,
+    margin: float = 0.0,
+    max_side: int = 1024,
+    min_side: int = 1,
+) -> View:
+    """A view of the source around `box` (source units): the box grown by `context` of its size plus
+    `margin` on every side, clipped to the source, drawn so the box's height spans `box_pixels` pixels
+    (capped so no side exceeds `max_side`, raised so none is under `min_side`). Zoom crops for re-reading
+    small text and for verifying a claim on its own evidence."""
+    region = box.expanded(context, margin).clip(source_width, source_height)
+    if region.width <= 0 or region.height <= 0:
+        raise ValueError(f"nothing to zoom on: {box} in a {source_width}x{source_height} source")
+    pixels_per_unit = box_pixels / max(box.height, 1e-6)
+    width, height = region.width * pixels_per_unit, region.height * pixels_per_unit
+    if max(width, height) > max_side:
+        width, height = fit_within(region.width, region.height, max_side, max_side)
+    elif min(width, height) < min_side:
+        grow = min_side / min(width, height)
+        width, height = width * grow, height * grow
+    return View.of_region(region, max(1, round(width)), max(1, round(height)))
+
+
+def pixel_height(view: View, box: Box) -> float:
+    """How many pixels of `view` the height of `box` (source units) spans: how legible it is there."""
+    return view.box_from_source(box).height
+
+
 def split_grid(region: Box, cols: int, rows: int) -> list[Box]:
     """Cut `region` into cols x rows equal cells, row-major (left to right, then top to bottom)."""
     if cols < 1 or rows < 1:

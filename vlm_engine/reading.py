@@ -46,6 +46,7 @@ class TextLine:
     time_s: float | None = None
     frame_index: int | None = None
     source_size: tuple[float, float] = (0.0, 0.0)  # width, height of the page or frame it lies on
+    score: float | None = None  # OCR's confidence (0-1); None for a text layer's exact words
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,7 @@ def ocr_lines(image: ImageInput, page: int | None, size: tuple[float, float] | N
                 tuple(w.text for w in line.words),
                 page=page,
                 source_size=size,
+                score=line.score,
             )
         )
     return lines

@@ -170,14 +170,18 @@ class PdfPage:
     def render(self, dpi: float = 144.0, size: tuple[int, int] | None = None) -> RenderedPage:
         """The whole page at `dpi`, scaled down to the pixel budget if needed, or at exactly `size` pixels
         (the aspect may then change a little, as a tile canvas wants)."""
-        budget = self.limits.max_render_pixels
-        if size is None:
-            scale = scale_for_pixel_budget(self.width, self.height, dpi / POINTS_PER_INCH, budget)
-            if scale < dpi / POINTS_PER_INCH:
-                log.info("page %d rendered at %.0f dpi, not %.0f (pixel budget)", self.index, scale * 72, dpi)
-            size = (max(1, round(self.width * scale)), max(1, round(self.height * scale)))
-        view = View.of_source(self.width, self.height, *size)
+        view = self.view_at(dpi) if size is None else View.of_source(self.width, self.height, *size)
         return RenderedPage(self.index, self.render_view(view), view)
+
+    def view_at(self, dpi: float) -> View:
+        """The view of the whole page that `render(dpi)` draws (scaled down to the pixel budget)."""
+        scale = scale_for_pixel_budget(
+            self.width, self.height, dpi / POINTS_PER_INCH, self.limits.max_render_pixels
+        )
+        if scale < dpi / POINTS_PER_INCH:
+            log.info("page %d rendered at %.0f dpi, not %.0f (pixel budget)", self.index, scale * 72, dpi)
+        size = (max(1, round(self.width * scale)), max(1, round(self.height * scale)))
+        return View.of_source(self.width, self.height, *size)
 
     def render_view(self, view: View) -> np.ndarray:
         """The pixels of a view of this page (a tile, a thumbnail, a zoom crop), rasterised from the

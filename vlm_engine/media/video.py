@@ -288,6 +288,23 @@ def sample_uniform(
         return video.frames(_uniform_indices(video.table, start, end, n), deadline)
 
 
+def sample_times(
+    path: str | PathLike[str],
+    times: Sequence[float],
+    *,
+    max_side: int | None = None,
+    limits: MediaLimits = DEFAULT_LIMITS,
+    decoder: Decoder = "pyav",
+) -> list[Frame]:
+    """The frames on screen at each of `times` (seconds, stream clock; clamped to the clip), for a search
+    that picks its next frames from what it saw. Times landing on one frame return it once."""
+    _check_frame_request(len(times), limits)
+    deadline = Deadline(limits.max_seconds, f"sampling {Path(path).name}")
+    with _open(path, limits, max_side, deadline, decoder) as video:
+        indices = video.table.index_at(np.asarray(times, dtype=np.float64))
+        return video.frames(np.unique(indices).tolist(), deadline)
+
+
 def sample_fps(
     path: str | PathLike[str],
     fps: float,
