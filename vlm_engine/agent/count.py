@@ -1,0 +1,58 @@
+"""Count by grounding: find every instance, suppress duplicates, and the count is the number of boxes.
+
+Design choices:
+- A number alone cannot be checked; a set of boxes can. The backend is asked "Find every circle." and
+  every box it states is a candidate; greedy NMS (`grounding.nms`, IoU `nms_iou`) removes the same object
+  stated twice (earlier boxes first: a model lists what it is surest of first). The count is what is left,
+  and the boxes are the answer's evidence.
+- `ask_count` is the direct way ("How many circles are there?"), kept as the comparison the benchmark
+  prints and as the fallback when a backend states no boxes but does state a number.
+- Both are trace steps with their prompts, outputs and tokens.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from vlm_engine.agent.questions import ask_find_every, ask_how_many, singular
+from vlm_engine.agent.trace import Trace
+from vlm_engine.backends.base import Backend, GenerationConfig, ImageInput, Prompt
+from vlm_engine.grounding import Box, nms
+
+FIND_ALL = GenerationConfig(max_new_tokens=200)
+NUMBER = GenerationConfig(max_new_tokens=4)
+_NUMBER = re.compile(r"\d+")
+
+
+@dataclass(frozen=True)
+class Counted:
+    count: int
+    boxes: list[Box]  # source units, after NMS
+    stated: int  # boxes the backend stated before NMS
+    text: str  # what the backend wrote
+
+
+def count_by_grounding(
+    backend: Backend, image: ImageInput, phrase: str, trace: Trace, nms_iou: float = 0.5
+) -> Counted:
+    prompt = ask_find_every(phrase)
+    with trace.step("count_by_grounding", prompt=prompt) as step:
+        [generation] = backend.generate([Prompt(prompt, images=(image,))], FIND_ALL)
+        boxes = [b.box for b in generation.boxes if b.box.area > 0]
+        kept = nms(boxes, [-float(i) for i in range(len(boxes))], nms_iou)
+        chosen = [boxes[i] for i in sorted(kept)]
+        step.tokens = generation.prompt_tokens + generation.completion_tokens + generation.visual_tokens
+        step.outputs.update(stated=len(generation.boxes), kept=len(chosen), label=singular(phrase))
+    return Counted(len(chosen), chosen, len(generation.boxes), generation.text)
+
+
+def ask_count(backend: Backend, image: ImageInput, phrase: str, trace: Trace) -> int | None:
+    """The number the backend states when asked directly, or None when it states none."""
+    prompt = ask_how_many(phrase)
+    with trace.step("ask_count", prompt=prompt) as step:
+        [generation] = backend.generate([Prompt(prompt, images=(image,))], NUMBER)
+        found = _NUMBER.search(generation.text)
+        step.tokens = generation.prompt_tokens + generation.completion_tokens + generation.visual_tokens
+        step.outputs["text"] = generation.text
+    return int(found.group()) if found else None
