@@ -7,6 +7,7 @@ import json
 import pymupdf
 import pytest
 
+from vlm_engine import text_baseline
 from vlm_engine.engine import Cancelled, TaskOptions, TaskRequest, run_task
 from vlm_engine.errors import ErrorCode, MediaError
 from vlm_engine.grounding import Box
@@ -37,8 +38,20 @@ def test_qa_answers_with_the_line_it_read(invoice_pdf):
     assert ev.page == 1
     assert Box(*ev.bbox).iou(Box(72, 118, 220, 134)) > 0.5  # the "Total due" line, in page points
     assert all(0 <= v <= 1 for v in ev.bbox_norm)
-    assert answer.usage.pages_viewed == 3 and [s.tool for s in answer.trace] == ["read", "answer_qa"]
+    tools = [s.tool for s in answer.trace]
+    assert answer.usage.pages_viewed == 3 and tools == ["route", *["view_page"] * 3, "answer_qa"]
+    assert answer.model.startswith("sightline-agent")
     json.dumps(answer.to_dict())  # storable as is
+
+
+def test_the_text_baseline_stays_selectable(invoice_pdf):
+    answer = run_task(
+        TaskRequest("qa", invoice_pdf, "What is the total due?", options=TaskOptions(engine="baseline"))
+    )
+    assert "1,234.56" in answer.text and answer.model == text_baseline.MODEL_NAME
+    assert [s.tool for s in answer.trace] == ["read", "answer_qa"]
+    with pytest.raises(ValueError, match="unknown engine"):
+        run_task(TaskRequest("qa", invoice_pdf, "total", options=TaskOptions(engine="magic")))
 
 
 def test_count_and_ground_give_one_box_per_instance(invoice_pdf):

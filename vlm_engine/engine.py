@@ -1,11 +1,14 @@
 """The one function the workers call: a task over a document in, a grounded `Answer` out.
 
 Design choices:
-- `run_task` is the stable seam between the service and the model side. Today it reads the document
-  (`reading`) and answers with the text-retrieval baseline (`text_baseline`), labelled as such in
-  `Answer.model`; the VLM backends and the agent will plug in behind the same signature.
-- Input-caused failures raise `MediaError` (stable codes); `cancelled()` is honoured between pages or
-  frames by raising `Cancelled`; `progress(done, total)` reports pages or frames read.
+- `run_task` is the stable seam between the service and the model side. By default it runs the agent
+  (`vlm_engine.agent.run_agent`): routing, tiled looks, zoomed re-reads, verification, counting by
+  grounding and coarse-to-fine video search, with the VLM `backend` the caller passes (none: the agent's
+  CPU tools only, text layer and OCR). `TaskOptions(engine="baseline")` selects the text-retrieval
+  baseline (`text_baseline`), kept as the comparison; a video with no backend is answered by it too (the
+  agent searches video with a VLM only). `Answer.model` names what actually answered.
+- Input-caused failures raise `MediaError` (stable codes), bad agent input `AgentError`; `cancelled()` is
+  honoured between pages or frames by raising `Cancelled`; `progress(done, total)` reports pages or frames.
 - Every step goes into the answer's trace with its duration.
 """
 
@@ -15,15 +18,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from sightline_common.sniff import MediaKind
+from sightline_common.sniff import MediaKind, sniff_file
 from vlm_engine import text_baseline
+from vlm_engine.agent import AgentOptions, run_agent
+from vlm_engine.agent.video import VideoSearchOptions
 from vlm_engine.answer import Answer, TraceStep, Usage
+from vlm_engine.backends.base import Backend
 from vlm_engine.media.limits import DEFAULT_LIMITS, MediaLimits
 from vlm_engine.reading import Cancelled, Progress, read_document
 
 __all__ = ["TASKS", "Cancelled", "TaskOptions", "TaskRequest", "run_task"]
 
 TASKS = ("qa", "ground", "count", "extract", "describe", "video_qa")
+ENGINES = ("agent", "baseline")
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,8 @@ class TaskOptions:
     time_window: tuple[float, float] | None = None  # seconds
     page_budget: int | None = None
     visual_token_budget: int | None = None
+    frame_budget: int | None = None  # frames a video search may look at
+    engine: str = "agent"  # "agent", or "baseline": the text-retrieval baseline, for comparison
 
 
 @dataclass(frozen=True)
@@ -49,9 +58,42 @@ def run_task(
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
     limits: MediaLimits = DEFAULT_LIMITS,
+    backend: Backend | None = None,
 ) -> Answer:
     if request.task not in TASKS:
         raise ValueError(f"unknown task {request.task!r}; known: {', '.join(TASKS)}")
+    if request.options.engine not in ENGINES:
+        raise ValueError(f"unknown engine {request.options.engine!r}; known: {', '.join(ENGINES)}")
+    media = sniff_file(request.path)
+    is_video = media is not None and media.kind is MediaKind.VIDEO
+    if request.options.engine == "baseline" or (is_video and backend is None):
+        return _run_baseline(request, progress, cancelled, limits)
+    options = request.options
+    defaults = AgentOptions()
+    agent_options = AgentOptions(
+        page_budget=options.page_budget or defaults.page_budget,
+        visual_token_budget=options.visual_token_budget,
+        pages=options.pages,
+        password=request.password,
+        video=VideoSearchOptions(
+            frame_budget=options.frame_budget or defaults.video.frame_budget, window=options.time_window
+        ),
+    )
+    task = "qa" if request.task == "video_qa" and not is_video else request.task
+    return run_agent(
+        task,
+        request.path,
+        question=request.question,
+        schema=request.schema,
+        options=agent_options,
+        backend=backend,
+        limits=limits,
+        progress=progress,
+        cancelled=cancelled,
+    )
+
+
+def _run_baseline(request, progress, cancelled, limits) -> Answer:
     started = time.perf_counter()
     document = read_document(
         request.path,
