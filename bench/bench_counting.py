@@ -1,0 +1,88 @@
+"""Counting by grounding against asking for the number, on held-out scenes.
+`python bench/bench_counting.py [--model models/sightline-tiny] [--n 600] [--seed 0]`.
+
+The set: the counting questions of `vlm_engine.eval.synthetic.held_out_sets(n, tasks=("count",))`
+(held-out shades and textures; "How many circles / red objects / objects are there?"), grouped by the true
+count: 0, 1-3, 4-6 and 7-12 (the must-show bucket). Charts and pages in the set are left out (their
+"points" and "paragraphs" are not scene objects).
+
+Ways, same backend, same pictures:
+(a) direct: "How many circles are there?" -> the first number in the reply (`agent.count.ask_count`);
+(b) by grounding: "Find every circle." -> every stated box, greedy NMS at IoU 0.5, count = boxes left
+    (`agent.count.count_by_grounding`).
+Columns per bucket: exact match and mean absolute error of each way; the ratio (b)/(a) of exact match.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from vlm_engine.agent.count import ask_count, count_by_grounding
+from vlm_engine.agent.questions import count_target
+from vlm_engine.agent.trace import Trace
+from vlm_engine.backends.base import ImageInput
+from vlm_engine.backends.native import NativeBackend
+from vlm_engine.eval.synthetic import held_out_sets
+
+BUCKETS = ("0", "1-3", "4-6", "7-12")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="models/sightline-tiny")
+    parser.add_argument("--n", type=int, default=600)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    backend = NativeBackend.from_pretrained(args.model)
+    samples = [
+        s
+        for s in held_out_sets(args.n, args.seed, tasks=("count",))["count"]
+        if s.pictures[0].domain == "scene"
+    ]
+    results: dict[str, dict[str, list[tuple[int, int]]]] = defaultdict(lambda: defaultdict(list))
+    seconds = {"direct": 0.0, "grounding": 0.0}
+    for sample in samples:
+        image = ImageInput.whole(sample.pictures[0].pixels)
+        phrase = count_target(sample.question)
+        truth = sample.truth["count"]
+        started = time.perf_counter()
+        direct = ask_count(backend, image, phrase, Trace())
+        seconds["direct"] += time.perf_counter() - started
+        started = time.perf_counter()
+        grounded = count_by_grounding(backend, image, phrase, Trace()).count
+        seconds["grounding"] += time.perf_counter() - started
+        for way, said in (("direct", -1 if direct is None else direct), ("grounding", grounded)):
+            results[sample.subset][way].append((said, truth))
+            results["all"][way].append((said, truth))
+
+    print(f"{len(samples)} held-out scene counting questions, model {args.model}")
+    print(
+        f"{'true count':<11}{'n':>5}{'direct exact':>14}{'grounding exact':>17}{'ratio':>8}{'MAE direct':>12}{'MAE grounding':>15}"
+    )
+    for bucket in (*BUCKETS, "all"):
+        rows = results.get(bucket)
+        if not rows:
+            continue
+        exact = {w: sum(s == t for s, t in rows[w]) / len(rows[w]) for w in rows}
+        mae = {w: sum(abs(max(s, 0) - t) for s, t in rows[w]) / len(rows[w]) for w in rows}
+        ratio = f"{exact['grounding'] / exact['direct']:.2f}x" if exact["direct"] else "-"
+        print(
+            f"{bucket:<11}{len(rows['direct']):>5}{exact['direct']:>14.3f}{exact['grounding']:>17.3f}{ratio:>8}"
+            f"{mae['direct']:>12.2f}{mae['grounding']:>15.2f}"
+        )
+    n = max(1, len(samples))
+    print(
+        f"ms a question: direct {seconds['direct'] / n * 1e3:.0f}, grounding {seconds['grounding'] / n * 1e3:.0f} "
+        f"({seconds['grounding'] / max(seconds['direct'], 1e-9):.1f}x)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
