@@ -84,3 +84,17 @@ def test_instruct_mix_covers_every_task_family():
     tasks = {s.task for s in generate_samples(300, seed=11)}
     assert {"ground", "count", "presence", "spatial", "chart", "temporal", "find_all", "caption"} <= tasks
     assert set(MIXES["instruct"]) <= set(MAKERS)
+
+
+def test_referents_mark_what_the_question_is_about():
+    from vlm_engine.train.data.dense import referent_map
+
+    for sample in generate_samples(20, seed=12, mix="ground"):
+        (box,) = sample.referents
+        assert box == sample.truth["box"]
+        cells = referent_map(sample.referents, 64, 4)
+        assert cells.sum() >= 1
+    for sample in generate_samples(40, seed=13, mix="presence"):
+        assert bool(sample.referents) == (sample.answer == "yes")
+    for sample in generate_samples(20, seed=14, mix="count"):
+        assert len(sample.referents) == sample.truth["count"]
