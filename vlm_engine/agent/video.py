@@ -11,7 +11,8 @@ Design choices:
 - A frame's relevance is the backend's yes/no to the presence question about the question's target
   ("Is there a red circle in the image?"); a question with no target phrase is asked as is.
 - The interval is the run of relevant frames holding the most frames; each edge is placed halfway between
-  the run's outer frame and its non-relevant neighbour (or at the clip's edge). Its relevant frames are
+  the run's outer frame and its non-relevant neighbour, counting each frame on screen for one frame
+  period (or at the clip's edge). Its relevant frames are
   grounded ("Where is the red circle?") in one batch, so the answer carries timestamps and boxes in
   decoded-frame pixels (`Frame.view` maps the downscaled frame back).
 - Frames come from `media.video` (PyAV seeks by default); every round is a trace step with the times
@@ -116,9 +117,9 @@ def search_video(
         "sample_coarse",
         None,
     )
-    min_gap = 1.0 / info.fps if info.fps > 0 else 0.0
+    frame_s = 1.0 / info.fps if info.fps > 0 else 0.0
     while len(seen) < budget:
-        times = _next_times(_ordered(seen), clip_start, clip_end, budget - len(seen), min_gap)
+        times = _next_times(_ordered(seen), clip_start, clip_end, budget - len(seen), frame_s)
         if not times:
             break
         before = len(seen)
@@ -127,7 +128,7 @@ def search_video(
         if len(seen) == before:
             break
     ordered = _ordered(seen)
-    window, run = _window(ordered, clip_start, clip_end)
+    window, run = _window(ordered, clip_start, clip_end, frame_s)
     evidence: list[Evidence] = []
     if run and phrase is not None:
         grounded = run[:: max(1, len(run) // MAX_GROUNDED_FRAMES)][:MAX_GROUNDED_FRAMES]
@@ -176,7 +177,7 @@ def _ordered(seen: dict[int, Seen]) -> list[Seen]:
 
 def _next_times(ordered: list[Seen], start: float, end: float, room: int, min_gap: float) -> list[float]:
     """Midpoints of the intervals where relevance flips (the clip's ends count as not relevant); with no
-    relevant frame yet, midpoints of the widest gaps. Intervals under `min_gap` (one frame) are done."""
+    relevant frame yet, midpoints of the widest gaps. Intervals of two frames (`min_gap` each) or less are done."""
     times = [s.frame.time_s for s in ordered]
     edges = [start, *times, end]
     flags = [False, *(s.relevant for s in ordered), False]
@@ -189,8 +190,11 @@ def _next_times(ordered: list[Seen], start: float, end: float, room: int, min_ga
     return sorted((a + b) / 2 for a, b in spans[:room])
 
 
-def _window(ordered: list[Seen], start: float, end: float) -> tuple[tuple[float, float] | None, list[Seen]]:
-    """The run of relevant frames with the most frames, and its interval."""
+def _window(
+    ordered: list[Seen], start: float, end: float, frame_s: float
+) -> tuple[tuple[float, float] | None, list[Seen]]:
+    """The run of relevant frames with the most frames, and its interval: each edge halfway between the
+    run's outer frame and the neighbour outside it (a frame is on screen for `frame_s` from its time)."""
     runs: list[list[int]] = []
     for i, s in enumerate(ordered):
         if s.relevant:
@@ -202,8 +206,7 @@ def _window(ordered: list[Seen], start: float, end: float) -> tuple[tuple[float,
         return None, []
     best = max(runs, key=len)
     first, last = best[0], best[-1]
-    lo = start if first == 0 else (ordered[first - 1].frame.time_s + ordered[first].frame.time_s) / 2
-    hi = (
-        end if last == len(ordered) - 1 else (ordered[last].frame.time_s + ordered[last + 1].frame.time_s) / 2
-    )
+    times = [s.frame.time_s for s in ordered]
+    lo = start if first == 0 else (times[first - 1] + frame_s + times[first]) / 2
+    hi = end if last == len(ordered) - 1 else (times[last] + frame_s + times[last + 1]) / 2
     return (lo, hi), [ordered[i] for i in best]
