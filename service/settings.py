@@ -51,6 +51,7 @@ class Settings(BaseSettings):
 
     # jobs (infer workers)
     engine: Literal["real", "echo"] = "real"  # "echo" is the queue benchmark's double, never for users
+    vlm_backend: str = ""  # KIND:MODEL the agent looks with (e.g. native:models/sightline-tiny); "": none
     job_lease_s: float = Field(60.0, gt=0)
     heartbeat_s: float = Field(10.0, gt=0)
     max_job_seconds: float = Field(3600.0, gt=0)

@@ -3,6 +3,7 @@
 `echo` exists only to measure queue overhead (`bench/bench_queue.py`): it parses nothing, runs no model,
 and answers with one fixed box on page 0, labelled as such in `model`. It is chosen by
 `SIGHTLINE_ENGINE=echo`; the default, and everything users and the integration tests see, is `real`.
+`real` runs the agent with the VLM backend `SIGHTLINE_VLM_BACKEND` names (KIND:MODEL), or with none.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from functools import partial
 
 from service.settings import Settings
 from vlm_engine.answer import Answer, Evidence
+from vlm_engine.backends.registry import load_backend
 from vlm_engine.engine import TaskRequest, run_task
 from vlm_engine.media.limits import MediaLimits
 
@@ -46,4 +48,8 @@ def media_limits(settings: Settings, max_seconds: float) -> MediaLimits:
 def get_engine(settings: Settings) -> Engine:
     if settings.engine == "echo":
         return echo_engine
-    return partial(run_task, limits=media_limits(settings, settings.max_job_seconds))
+    backend = None
+    if settings.vlm_backend:
+        kind, _, model = settings.vlm_backend.partition(":")
+        backend = load_backend(kind, model)  # once per worker process: engine() is cached by the caller
+    return partial(run_task, limits=media_limits(settings, settings.max_job_seconds), backend=backend)

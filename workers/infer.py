@@ -6,7 +6,8 @@ Design choices:
 - While the engine runs, a heartbeat thread extends the lease, publishes progress, and turns a cancel
   request (or the lease lost, or `max_job_seconds` passed) into `cancelled()` being true; the engine
   honours it between pages or frames.
-- Outcomes: the answer and the final status in one transaction; `MediaError` -> failed with its code;
+- Outcomes: the answer and the final status in one transaction; `MediaError` or `AgentError` (bad input:
+  a schema, a budget, a video with no backend to search it) -> failed with its code;
   a transient error (database or network away) -> back to the queue with backoff, attempts capped; any
   other exception is a bug -> failed with `internal_error` (retrying a bug would only fail again).
 """
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 from service.broker import INFER_TASK
 from service.db.models import Document, Job
 from service.settings import Settings
+from vlm_engine.agent import AgentError
 from vlm_engine.answer import Answer
 from vlm_engine.engine import Cancelled, TaskOptions, TaskRequest
 from vlm_engine.errors import MediaError
@@ -76,7 +78,7 @@ def _run_engine(request: TaskRequest, heartbeat: Heartbeat, job_id: str, max_sec
                 "failed", code=JOB_TIMEOUT, detail=f"the job ran past max_job_seconds={max_seconds:g}"
             )
         return Outcome("canceled")
-    except MediaError as exc:
+    except (MediaError, AgentError) as exc:
         return Outcome("failed", code=exc.code.value, detail=exc.detail)
     except TRANSIENT as exc:
         return Outcome("transient", detail=f"{type(exc).__name__}: {exc}")
