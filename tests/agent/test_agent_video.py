@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.agent.conftest import red_seer
-from tests.backends.openai_test_server import OpenAITestServer
+from tests.backends.openai_test_server import PROMPT_TOKENS, OpenAITestServer
 from vlm_engine.agent.trace import Trace
 from vlm_engine.agent.video import VideoSearchOptions, search_video
 from vlm_engine.backends.openai_backend import OpenAIBackend
@@ -75,6 +75,8 @@ def test_the_answer_carries_times_and_boxes_through_run_task(clip, backend):
     assert (
         answer.usage.frames_viewed <= 12 and seen[0] == (0, 12) and seen[-1][0] == answer.usage.frames_viewed
     )
+    asked = answer.usage.frames_viewed + len(answer.evidence)  # a yes/no a frame, then a box a grounded frame
+    assert answer.usage.prompt_tokens == PROMPT_TOKENS * asked
     assert answer.evidence and all(TRUTH[0] <= e.time_s < TRUTH[1] for e in answer.evidence)
     assert all(Box(*e.bbox).iou(SQUARE) > 0.8 and e.frame_index is not None for e in answer.evidence)
     tools = [s.tool for s in answer.trace]

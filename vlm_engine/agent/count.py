@@ -6,7 +6,7 @@ Design choices:
   stated twice (earlier boxes first: a model lists what it is surest of first). The count is what is left,
   and the boxes are the answer's evidence.
 - `ask_count` is the direct way ("How many circles are there?"), kept as the comparison the benchmark
-  prints and as the fallback when a backend states no boxes but does state a number.
+  prints (`bench/bench_counting.py`).
 - Both are trace steps with their prompts, outputs and tokens.
 """
 

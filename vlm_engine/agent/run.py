@@ -38,7 +38,7 @@ from vlm_engine.agent.guard import MAX_ANSWER_CHARS, check_question, clean_text,
 from vlm_engine.agent.look import Look, image_tiles, look, page_tiles
 from vlm_engine.agent.questions import ask_where, count_target, ground_target, presence_target
 from vlm_engine.agent.route import DEFAULT_PAGE_BUDGET, route_pages
-from vlm_engine.agent.trace import Trace
+from vlm_engine.agent.trace import Metered, Trace
 from vlm_engine.agent.verify import DEFAULT_VERIFY, Claim, VerifyPolicy, presence, verify_claims
 from vlm_engine.agent.video import DEFAULT_VIDEO_SEARCH, VideoSearchOptions, search_video
 from vlm_engine.agent.zoom import DEFAULT_ZOOM, Draw, ZoomPolicy, image_draw
@@ -114,8 +114,9 @@ def run_agent(
     viewed = _view(path, media.kind, query, options, tiling, backend, limits, trace, step)
     looks: list[Look] = []
     answer = None
-    if backend is not None and viewed.image is not None:
-        answer = _answer_picture(task, question, viewed, backend, options, trace)
+    metered = None if backend is None else Metered(backend)
+    if metered is not None and viewed.image is not None:
+        answer = _answer_picture(task, question, viewed, metered, options, trace)
     if answer is None:
         lines = viewed.lines if viewed.read_lines is None else viewed.read_lines()
 
@@ -132,10 +133,16 @@ def run_agent(
             return Look("", [], 0, 0, 0)
 
         answer = _answer(task, question, fields, lines, ask if backend is not None else None, trace)
+    # looks count their own tokens (with the plan's for a remote backend); picture answers are metered
+    visual, prompt, completion = (
+        (0, 0, 0)
+        if metered is None
+        else (metered.visual_tokens, metered.prompt_tokens, metered.completion_tokens)
+    )
     usage = Usage(
-        visual_tokens=viewed.visual_tokens + sum(seen.visual_tokens for seen in looks),
-        prompt_tokens=sum(seen.prompt_tokens for seen in looks),
-        completion_tokens=sum(seen.completion_tokens for seen in looks),
+        visual_tokens=viewed.visual_tokens + sum(seen.visual_tokens for seen in looks) + visual,
+        prompt_tokens=sum(seen.prompt_tokens for seen in looks) + prompt,
+        completion_tokens=sum(seen.completion_tokens for seen in looks) + completion,
         pages_viewed=viewed.pages_viewed,
         latency_ms=round((time.perf_counter() - started) * 1e3, 1),
     )
@@ -231,9 +238,12 @@ def _run_video(task, path, question, options, backend, limits, trace, step, star
         raise AgentError(AgentErrorCode.UNSUPPORTED_MEDIA, "a video needs a VLM backend to search it")
     if task not in ("qa", "video_qa", "ground"):
         raise AgentError(AgentErrorCode.UNSUPPORTED_MEDIA, f"task {task!r} is not done on videos")
-    found = search_video(backend, path, question, trace, options.video, limits, step)
+    metered = Metered(backend)
+    found = search_video(metered, path, question, trace, options.video, limits, step)
     usage = Usage(
-        visual_tokens=sum(s.tokens for s in trace.steps if s.tool.startswith(("sample_", "ground_"))),
+        visual_tokens=metered.visual_tokens,
+        prompt_tokens=metered.prompt_tokens,
+        completion_tokens=metered.completion_tokens,
         frames_viewed=len(found.seen),
         latency_ms=round((time.perf_counter() - started) * 1e3, 1),
     )

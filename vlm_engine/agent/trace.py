@@ -8,21 +8,24 @@ Design choices:
   `MAX_ITEMS` become their length and first items, so a trace stays small enough to store with the answer
   whatever the document says.
 - The records are `vlm_engine.answer.TraceStep`, the type the service already stores.
+- `Metered` wraps a backend and adds up the tokens of everything it generates: the answer's usage.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from vlm_engine.answer import TraceStep
+from vlm_engine.backends.base import Backend, Generation, GenerationConfig, Prompt
 
 MAX_TEXT = 200
 MAX_ITEMS = 8
 MAX_DEPTH = 4
+DEFAULT_CONFIG = GenerationConfig()
 
 
 def summarize(value: Any, depth: int = 0) -> Any:
@@ -81,3 +84,23 @@ class Trace:
     @property
     def tokens(self) -> int:
         return sum(s.tokens for s in self.steps)
+
+
+class Metered:
+    """`backend`, counting the visual, prompt and completion tokens of every generation it returns."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.name = backend.name
+        self.box_dialect = backend.box_dialect
+        self.visual_tokens = self.prompt_tokens = self.completion_tokens = 0
+
+    def generate(
+        self, prompts: Sequence[Prompt], config: GenerationConfig = DEFAULT_CONFIG
+    ) -> list[Generation]:
+        generations = self.backend.generate(prompts, config)
+        for g in generations:
+            self.visual_tokens += g.visual_tokens
+            self.prompt_tokens += g.prompt_tokens
+            self.completion_tokens += g.completion_tokens
+        return generations
