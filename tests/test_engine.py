@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pymupdf
 import pytest
+from PIL import Image
 
+from tests.agent.conftest import red_seer
+from tests.backends.openai_test_server import OpenAITestServer
 from vlm_engine import text_baseline
+from vlm_engine.backends.openai_backend import OpenAIBackend
 from vlm_engine.engine import Cancelled, TaskOptions, TaskRequest, run_task
 from vlm_engine.errors import ErrorCode, MediaError
 from vlm_engine.grounding import Box
@@ -105,3 +110,24 @@ def test_scanned_receipt_is_read_by_ocr(corpus_dir):
     assert answer.fields["total"] == truth["total"]
     [ev] = answer.evidence
     assert ev.page is None and ev.bbox[2] > ev.bbox[0]
+
+
+def test_a_backend_passed_in_answers_picture_questions(tmp_path):
+    pixels = np.full((100, 160, 3), 30, np.uint8)
+    pixels[20:50, 30:60] = (235, 20, 20)
+    path = tmp_path / "red.png"
+    Image.fromarray(pixels).save(path)
+    with OpenAITestServer(reply=red_seer()) as server:
+        backend = OpenAIBackend("scripted", server.base_url, max_retries=0)
+        answer = run_task(
+            TaskRequest("qa", str(path), "Is there a red square in the image?"), backend=backend
+        )
+        seen = []
+        counted = run_task(
+            TaskRequest("count", str(path), "red squares"),
+            backend=backend,
+            progress=lambda d, t: seen.append((d, t)),
+        )
+    assert answer.text == "yes" and answer.model == "sightline-agent + scripted"
+    assert Box(*answer.evidence[0].bbox).iou(Box(30, 20, 60, 50)) > 0.9
+    assert counted.text == "1" and seen == [(0, 1), (1, 1)]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -186,8 +186,6 @@ def _view(path, kind, query, options, tiling, backend, limits, trace, step) -> _
             record.outputs["size"] = [pixels.shape[1], pixels.shape[0]]
         size = (float(pixels.shape[1]), float(pixels.shape[0]))
         draw = image_draw(pixels)
-        # an image has no more pixels to give: only lines too small for OCR are re-read, upsampled
-        policy = None if options.zoom is None else replace(options.zoom, min_score=0.0)
         whole = View(pixels.shape[1], pixels.shape[0])
         tiles = {}
         if backend is not None:
@@ -200,7 +198,8 @@ def _view(path, kind, query, options, tiling, backend, limits, trace, step) -> _
             pages_viewed=1,
             image=ImageInput(pixels, whole),
             draw=draw,
-            read_lines=lambda: zoom_tool.read_text(draw, size, whole, None, trace, policy),
+            # OCR reads an image at full resolution (up to its side limit): no zoom, no more pixels to get
+            read_lines=lambda: zoom_tool.read_text(draw, size, whole, None, trace, policy=None),
         )
     if kind is not MediaKind.PDF:
         raise AgentError(AgentErrorCode.UNSUPPORTED_MEDIA, f"{kind.value} is not handled by the agent")
@@ -217,10 +216,18 @@ def _view(path, kind, query, options, tiling, backend, limits, trace, step) -> _
             step(done, len(routed.chosen))
             page = doc.page(index)
             page_lines = routed.lines.get(index, [])
-            if options.zoom is not None and page.info().image_only and page_lines:
+            if options.zoom is not None and page.info().image_only:
+                seen = page.view_at(OCR_DPI)  # the view routing's OCR read
                 size = (page.width, page.height)
                 page_lines = zoom_tool.sharpen(
-                    page_lines, page.render_view, size, page.view_at(OCR_DPI), index, trace, options.zoom
+                    page_lines,
+                    page.render_view,
+                    size,
+                    seen,
+                    index,
+                    trace,
+                    options.zoom,
+                    page.render_view(seen),
                 )
             with trace.step("view_page", page=index) as record:
                 lines.extend(page_lines)

@@ -73,16 +73,7 @@ def read_text(
         step.outputs["lines"] = len(lines)
     if policy is None:
         return lines
-    lines = sharpen(lines, draw, source_size, look, page, trace, policy)
-    with trace.step("zoom_unread", page=page) as step:
-        regions = unread_ink(pixels, look, lines, policy)
-        found = []
-        for region in regions[: policy.max_zooms]:
-            found += _reread(region, draw, source_size, page, policy)
-        step.outputs.update(
-            regions=len(regions), zoomed=min(len(regions), policy.max_zooms), lines=len(found)
-        )
-    return lines + found
+    return sharpen(lines, draw, source_size, look, page, trace, policy, pixels=pixels)
 
 
 def unread_ink(pixels: np.ndarray, seen: View, lines: list[TextLine], policy: ZoomPolicy) -> list[Box]:
@@ -131,8 +122,10 @@ def sharpen(
     page: int | None,
     trace: Trace,
     policy: ZoomPolicy = DEFAULT_ZOOM,
+    pixels: np.ndarray | None = None,
 ) -> list[TextLine]:
-    """`lines` with each small or uncertain one replaced by its reading on a zoomed crop."""
+    """`lines` (read in the view `seen`) with each small or uncertain one replaced by its reading on a
+    zoomed crop; given the `pixels` of `seen`, plus what zoomed crops read on the ink no line covers."""
     with trace.step("zoom_text", page=page, lines=len(lines)) as step:
         out: list[TextLine] = []
         small_count = uncertain_count = zoomed = changed = 0
@@ -151,7 +144,13 @@ def sharpen(
             else:
                 out.append(line)
         step.outputs.update(small=small_count, uncertain=uncertain_count, zoomed=zoomed, changed=changed)
-    return out
+    if pixels is None:
+        return out
+    with trace.step("zoom_unread", page=page) as step:
+        regions = unread_ink(pixels, seen, out, policy)[: policy.max_zooms]
+        found = [line for region in regions for line in _reread(region, draw, source_size, page, policy)]
+        step.outputs.update(zoomed=len(regions), lines=len(found))
+    return out + found
 
 
 def _reread(
