@@ -40,7 +40,8 @@ class ZoomPolicy:
     min_score: float = 0.85  # a line read with lower confidence is re-read whatever its size
     text_pixels: float = 32.0  # the zoom draws the line this tall
     context: float = 0.25  # the crop: the box grown by this share of its size ...
-    margin_lines: float = 1.0  # ... plus this many line heights on every side
+    margin_lines: float = 3.0  # ... plus this many line heights on every side (a squarer crop: OCR's detector
+    # scales the short side to 736 px, so a long thin crop costs more than a taller one)
     max_zooms: int = 64  # re-reads per page at most
     max_side: int = 4096
 
