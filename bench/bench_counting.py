@@ -1,10 +1,10 @@
 """Counting by grounding against asking for the number, on held-out scenes.
-`python bench/bench_counting.py [--model models/sightline-tiny] [--n 600] [--seed 0]`.
+`python bench/bench_counting.py [--model models/sightline-tiny] [--crowded 80] [--others 20] [--seed 0]`.
 
-The set: the counting questions of `vlm_engine.eval.synthetic.held_out_sets(n, tasks=("count",))`
-(held-out shades and textures; "How many circles / red objects / objects are there?"), grouped by the true
-count: 0, 1-3, 4-6 and 7-12 (the must-show bucket). Charts and pages in the set are left out (their
-"points" and "paragraphs" are not scene objects).
+The set: counting questions drawn from `vlm_engine.eval.synthetic.held_out_sets(..., tasks=("count",))`
+(held-out shades and textures; "How many circles / red objects / objects are there?"): the first
+`--crowded` whose true count is 7-12 (the must-show bucket), and for context the first `--others` of each
+other bucket (0, 1-3, 4-6).
 
 Ways, same backend, same pictures:
 (a) direct: "How many circles are there?" -> the first number in the reply (`agent.count.ask_count`);
@@ -36,15 +36,17 @@ BUCKETS = ("0", "1-3", "4-6", "7-12")
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="models/sightline-tiny")
-    parser.add_argument("--n", type=int, default=600)
+    parser.add_argument("--crowded", type=int, default=80, help="questions with 7-12 objects")
+    parser.add_argument("--others", type=int, default=20, help="questions in each other bucket")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     backend = NativeBackend.from_pretrained(args.model)
-    samples = [
-        s
-        for s in held_out_sets(args.n, args.seed, tasks=("count",))["count"]
-        if s.pictures[0].domain == "scene"
-    ]
+    wanted = {bucket: args.crowded if bucket == "7-12" else args.others for bucket in BUCKETS}
+    samples = []
+    for sample in held_out_sets(12 * (args.crowded + 3 * args.others), args.seed, tasks=("count",))["count"]:
+        if wanted[sample.subset] > 0:
+            wanted[sample.subset] -= 1
+            samples.append(sample)
     results: dict[str, dict[str, list[tuple[int, int]]]] = defaultdict(lambda: defaultdict(list))
     seconds = {"direct": 0.0, "grounding": 0.0}
     for sample in samples:
