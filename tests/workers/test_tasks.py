@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -144,10 +145,13 @@ def test_cancel_is_honoured_between_steps(rt, tmp_path, monkeypatch):
     def cancel_soon(request, progress=None, cancelled=None):
         def step(done, total):
             progress(done, total)
-            if done == 2:  # the user cancels while the job runs
+            if done == 2:  # the user cancels while the job runs; the heartbeat notices within a beat
                 with rt.sessions() as session:
                     session.execute(update(Job).where(Job.id == job_id).values(cancel_requested=True))
                     session.commit()
+                deadline = time.monotonic() + 5
+                while not cancelled() and time.monotonic() < deadline:
+                    time.sleep(0.02)
 
         return real_engine(request, progress=step, cancelled=cancelled)
 

@@ -14,7 +14,7 @@ Design choices:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from vlm_engine import text_baseline
@@ -44,12 +44,17 @@ def route_pages(
     page_budget: int,
     trace: Trace,
     backend: Backend | None = None,
+    checkpoint: Callable[[int, int], None] | None = None,
 ) -> RoutedPages:
+    """Score every page of `page_indices`, keep the best `page_budget`; `checkpoint(done, total)` is called
+    before each page is read (progress, and the caller's cancel check)."""
     with trace.step("route", question=question, pages=len(page_indices), page_budget=page_budget) as step:
         lines: dict[int, list[TextLine]] = {}
         image_only: list[PdfPage] = []
         ocr_pages = 0
-        for index in page_indices:
+        for done, index in enumerate(page_indices):
+            if checkpoint is not None:
+                checkpoint(done, len(page_indices))
             page = doc.page(index)
             needs_ocr = page.info().image_only
             if needs_ocr and backend is not None:

@@ -209,11 +209,10 @@ def _view(path, kind, query, options, tiling, backend, limits, trace, step) -> _
             raise MediaError(
                 ErrorCode.OUT_OF_RANGE, f"pages {first}-{last} are outside 0-{doc.page_count - 1}"
             )
-        step(0, last - first + 1)
-        routed = route_pages(doc, query, range(first, last + 1), options.page_budget, trace, backend)
+        pages = range(first, last + 1)
+        routed = route_pages(doc, query, pages, options.page_budget, trace, backend, step)
         lines, tiles = [], {}
-        for done, index in enumerate(routed.chosen):
-            step(done, len(routed.chosen))
+        for index in routed.chosen:
             page = doc.page(index)
             page_lines = routed.lines.get(index, [])
             if options.zoom is not None and page.info().image_only:
@@ -236,7 +235,7 @@ def _view(path, kind, query, options, tiling, backend, limits, trace, step) -> _
                     tiles[index] = (plan, inputs, (page.width, page.height))
                     record.outputs["tiles"] = len(inputs)
                 record.outputs["lines"] = len(page_lines)
-        step(len(routed.chosen), len(routed.chosen))
+        step(len(pages), len(pages))
     return _Viewed(lines, tiles, pages_viewed=len(routed.chosen), visual_tokens=routed.visual_tokens)
 
 
