@@ -236,6 +236,9 @@ def _view(path, kind, query, options, tiling, backend, limits, trace, step) -> _
                     record.outputs["tiles"] = len(inputs)
                 record.outputs["lines"] = len(page_lines)
         step(len(pages), len(pages))
+    lines.sort(
+        key=lambda line: line.page
+    )  # document order (stable): ties in retrieval go to the earlier page
     return _Viewed(lines, tiles, pages_viewed=len(routed.chosen), visual_tokens=routed.visual_tokens)
 
 
