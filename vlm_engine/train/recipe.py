@@ -96,7 +96,7 @@ def tiny_recipe(tokenizer: SightlineTokenizer) -> Recipe:
         stage0_encoder=StageSettings(steps=600, batch_size=32, lr=2e-3),
         stage0_language=StageSettings(steps=200, batch_size=64, lr=2e-3),
         stage1=StageSettings(steps=300, batch_size=32, lr=2e-3, mix="captions"),
-        stage2=StageSettings(steps=6000, batch_size=32, lr=1e-3),
+        stage2=StageSettings(steps=8000, batch_size=32, lr=1e-3),
         stage3=StageSettings(steps=200, batch_size=16, lr=5e-5),
         curriculum_steps=2000,
     )
