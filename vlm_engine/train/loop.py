@@ -77,7 +77,7 @@ def run(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
-        value = float(loss)
+        value = float(loss.detach())
         losses.append(value)
         running = value if running is None else 0.95 * running + 0.05 * value
         tokens += step_tokens
