@@ -130,7 +130,9 @@ def test_a_batch_of_20_jobs_all_succeed_with_evidence_in_source_coordinates(
 def test_kill_9_mid_job_then_restart_ends_succeeded_exactly_once(
     api, key, worker: CeleryProcess, db, tmp_path
 ):
-    document = _upload(api, key, text_pdf(tmp_path / "long.pdf", pages=200))
+    # 800 pages: the agent routes a text page in about 10 ms, so the job stays running through several
+    # heartbeats after its progress passes 10 pages, on a fast machine too.
+    document = _upload(api, key, text_pdf(tmp_path / "long.pdf", pages=800))
     assert _wait_document(api, key, document["id"])["status"] == "ready"
     body = {"document_id": document["id"], "task": "qa", "question": "Which line says invoice total 19917?"}
     job_id = api.post("/v1/jobs", headers=_headers(key), json=body).json()["id"]
