@@ -193,7 +193,7 @@ def stage0(
         return (
             loss,
             len(pictures) * grid * grid,
-            {k: float(v) for k, v in terms.items() if k in ("box", "centre")},
+            {k: float(v.detach()) for k, v in terms.items() if k in ("box", "centre")},
         )
 
     encoder_losses = loop.run(
