@@ -26,7 +26,7 @@ from vlm_engine.train.data import Sample, Split, generate_samples
 logger = logging.getLogger(__name__)
 
 TASKS = ("ground", "count", "presence", "spatial", "chart_value", "temporal", "find_all")
-CONFIG = GenerationConfig(max_new_tokens=96)
+CONFIG = GenerationConfig(max_new_tokens=200)  # room for 12 boxes of "find every"
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _WINDOW = re.compile(r"from\s*(-?\d+(?:\.\d+)?)\s*s\s*to\s*(-?\d+(?:\.\d+)?)\s*s")
 SEED_OFFSET = 7_777  # held-out seeds start far from any training seed's stream
