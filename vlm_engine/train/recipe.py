@@ -3,7 +3,8 @@
 Design choices:
 - `TINY` is the CPU recipe that makes `models/sightline-tiny` in about an hour on two cores: a 64 px
   input, 8 px patches merged 2x2 (16 visual tokens), a 4-layer ViT and a 4-layer decoder, every part trained here.
-  Its sizes were picked from learning curves measured on this machine (README, "Training").
+  Its sizes were picked from learning curves measured on this machine (README, "The own model and its
+  training").
 - `pretrained.real_size_recipe` builds the same VLM from transformers parts saved on disk (a SigLIP tower
   and a Qwen2.5 causal LM, say) for a GPU run; the stages are the same code.
 - The tokenizer is byte-level BPE trained on the text the generators write, and the location tokens'

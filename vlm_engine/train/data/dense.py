@@ -34,7 +34,6 @@ class DenseTargets:
 
 def dense_targets(picture: Picture, grid: int) -> DenseTargets:
     size = picture.pixels.shape[0]
-    cell = size / grid
     kind = np.zeros((grid, grid), np.int64)
     colour = np.zeros((grid, grid), np.int64)
     box = np.zeros((grid, grid, 4), np.float32)
@@ -42,32 +41,38 @@ def dense_targets(picture: Picture, grid: int) -> DenseTargets:
     centre = np.zeros((grid, grid), np.float32)
     value = np.zeros((grid, grid), np.float32)
     valued = np.zeros((grid, grid), bool)
-    centres = (np.arange(grid) + 0.5) * cell
     for thing in picture.things:  # drawing order: later things overwrite, as they lie on top
         b = thing.box
-        cols = (centres >= b.x0) & (centres < b.x1)
-        rows = (centres >= b.y0) & (centres < b.y1)
-        mask = rows[:, None] & cols[None, :]
+        mask = _covered_cells(b, size, grid)
         kind[mask] = KIND_INDEX[thing.kind]
         colour[mask] = COLOUR_INDEX.get(thing.colour, 0)
         box[mask] = np.array([b.x0, b.y0, b.x1, b.y1], np.float32) / size
         covered |= mask
         valued[mask] = thing.value is not None
         value[mask] = (thing.value or 0.0) / 100
-        cx, cy = b.center
-        centre[min(grid - 1, int(cy / cell)), min(grid - 1, int(cx / cell))] = 1.0
+        centre[_centre_cell(b, size, grid)] = 1.0
     return DenseTargets(kind, colour, box, covered, centre, value, valued)
 
 
 def referent_map(boxes: list[Box], size: int, grid: int) -> np.ndarray:
     """(grid, grid) float32: 1 for a cell whose centre lies in one of `boxes` or that holds a box's centre."""
-    cell = size / grid
-    centres = (np.arange(grid) + 0.5) * cell
     out = np.zeros((grid, grid), np.float32)
     for b in boxes:
-        cols = (centres >= b.x0) & (centres < b.x1)
-        rows = (centres >= b.y0) & (centres < b.y1)
-        out[rows[:, None] & cols[None, :]] = 1.0
-        cx, cy = b.center
-        out[min(grid - 1, int(cy / cell)), min(grid - 1, int(cx / cell))] = 1.0
+        out[_covered_cells(b, size, grid)] = 1.0
+        out[_centre_cell(b, size, grid)] = 1.0
     return out
+
+
+def _covered_cells(box: Box, size: int, grid: int) -> np.ndarray:
+    """(grid, grid) bool: the cells whose centre point lies in `box`."""
+    centres = (np.arange(grid) + 0.5) * size / grid
+    cols = (centres >= box.x0) & (centres < box.x1)
+    rows = (centres >= box.y0) & (centres < box.y1)
+    return rows[:, None] & cols[None, :]
+
+
+def _centre_cell(box: Box, size: int, grid: int) -> tuple[int, int]:
+    """(row, col) of the cell holding the box's centre."""
+    cx, cy = box.center
+    cell = size / grid
+    return min(grid - 1, int(cy / cell)), min(grid - 1, int(cx / cell))
