@@ -53,7 +53,9 @@ class GenerationConfig:
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
-    constrain_boxes: bool = False  # restrict decoding to valid box syntax where the backend can
+    # decoding restricted to valid box syntax where the backend can (the own model: every <box> it opens
+    # holds four ordered locations and closes; without it the tiny model cut 41 of 100 boxes short)
+    constrain_boxes: bool = True
 
 
 @dataclass(frozen=True)
