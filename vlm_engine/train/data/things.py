@@ -46,22 +46,36 @@ class Style:
     held_out: bool = False
 
     def colour(self, rng: random.Random, name: str) -> tuple[int, int, int]:
+        """A shade of `name`. Training shades are also dimmed or brightened (x0.75-1.1, hue kept) and
+        jittered more: photometric augmentation, which lifted held-out grounding and chart reading."""
         shades = _SHADES[name][1 if self.held_out else 0]
         base = rng.choice(shades)
-        return tuple(int(np.clip(c + rng.randint(-8, 8), 0, 255)) for c in base)  # type: ignore[return-value]
+        if self.held_out:
+            return tuple(int(np.clip(c + rng.randint(-8, 8), 0, 255)) for c in base)  # type: ignore[return-value]
+        gain = rng.uniform(0.75, 1.1)
+        return tuple(int(np.clip(c * gain + rng.randint(-14, 14), 0, 255)) for c in base)  # type: ignore[return-value]
 
     def background(self, rng: random.Random, size: int) -> np.ndarray:
-        """A dark textured background: flat noise, a gradient or stripes (held out: blotches, checks)."""
+        """A dark textured background: flat noise, a gradient, stripes (vertical or diagonal) or a smooth
+        random field (held out: blotches, checks)."""
         np_rng = np.random.default_rng(rng.getrandbits(32))
         base = rng.randint(10, 60)
         image = np.full((size, size, 3), base, np.int16)
-        styles = ("checks", "blotches") if self.held_out else ("flat", "gradient", "stripes")
+        styles = (
+            ("checks", "blotches") if self.held_out else ("flat", "gradient", "stripes", "diagonal", "field")
+        )
         kind = rng.choice(styles)
         yy, xx = np.mgrid[0:size, 0:size]
         if kind == "gradient":
             image += (yy * rng.randint(0, 30) // size)[..., None].astype(np.int16)
         elif kind == "stripes":
             image += ((xx // rng.randint(3, 8)) % 2 * rng.randint(5, 15))[..., None].astype(np.int16)
+        elif kind == "diagonal":
+            image += (((xx + yy) // rng.randint(3, 8)) % 2 * rng.randint(5, 15))[..., None].astype(np.int16)
+        elif kind == "field":  # a coarse random grid, upsampled: soft patches of light and shade
+            cells = rng.randint(3, 8)
+            coarse = np_rng.integers(0, rng.randint(8, 20), (cells, cells)).astype(np.int16)
+            image += coarse[yy * cells // size, xx * cells // size][..., None]
         elif kind == "checks":
             cell = rng.randint(4, 10)
             image += (((xx // cell) + (yy // cell)) % 2 * rng.randint(5, 15))[..., None].astype(np.int16)
