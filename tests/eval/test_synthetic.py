@@ -46,6 +46,11 @@ def test_rejected_answers_score_badly(sets):
 def test_lenient_readers():
     assert synthetic.first_number("There are 7 circles.") == 7.0
     assert synthetic.yes_no(" Yes, there is.") == "yes" and synthetic.yes_no("maybe") == ""
+    evidence = "<ref>red circle</ref><box><loc_1><loc_2><loc_3><loc_4></box>"
+    assert (
+        synthetic.yes_no(f"{evidence}<ref>no square</ref><box><loc_5><loc_6><loc_7><loc_8></box> no") == "no"
+    )
+    assert synthetic.yes_no(f"{evidence}") == ""
     assert synthetic.interval_iou((1, 3), (2, 4)) == pytest.approx(1 / 3)
 
 

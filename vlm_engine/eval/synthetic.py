@@ -8,8 +8,8 @@ Design choices:
   POPE-style accuracy, F1 of "yes", yes-ratio and per-subset accuracy, and the hallucination rate (share of
   absent objects answered "yes"), spatial accuracy, chart values within 5% (relative, as ChartQA's relaxed
   accuracy), temporal IoU of the stated window.
-- Answers are read leniently (the first number, a leading yes/no, the first box): the suite scores what
-  the model knows, not its punctuation.
+- Answers are read leniently (the first number, a leading yes/no after any evidence boxes, the first
+  box): the suite scores what the model knows, not its punctuation.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ def first_number(text: str) -> float | None:
 
 
 def yes_no(text: str) -> str:
-    head = text.strip().lower()
+    """The verdict: a leading yes or no, after any boxes given as evidence ("<box>..</box> yes")."""
+    head = text.rsplit("</box>", 1)[-1].strip().lower()
     return "yes" if head.startswith("yes") else "no" if head.startswith("no") else ""
 
 

@@ -9,6 +9,9 @@ Design choices:
 - Presence questions follow POPE: half "yes", half "no"; a "no" names an absent object drawn at random
   (random), with a shape that is present (popular), or combining a colour and a shape that are each
   present but never together (adversarial).
+- A spatial answer shows its evidence first: both boxes, then the verdict ("<ref>red circle</ref><box>..
+  </box><ref>blue square</ref><box>..</box> yes"). The verdict is then a comparison of location tokens the
+  model has just written, not a judgement from pixels in one step (a bare yes/no stayed at chance).
 - Every task with a checkable answer also writes a rejected answer: a hallucinated object, a wrong count,
   a wrong box, a shifted window (stage 3's preference pairs).
 """
@@ -181,14 +184,16 @@ def spatial(rng: random.Random, picture: Picture) -> Sample | None:
     gap = (b.box.center[axis] - a.box.center[axis]) * sign
     if abs(gap) < SPATIAL_GAP * _size(picture):
         return None
-    answer = "yes" if gap > 0 else "no"
+    verdict = "yes" if gap > 0 else "no"
+    size = _size(picture)
+    evidence = box_text(a.box, size, a.name) + box_text(b.box, size, b.name)
     return Sample(
         "spatial",
         [picture],
         f"Is the {a.name} {relation} the {b.name}?",
-        answer,
-        {"answer": answer},
-        rejected="no" if answer == "yes" else "yes",
+        f"{evidence} {verdict}",
+        {"answer": verdict},
+        rejected=f"{evidence} {'no' if verdict == 'yes' else 'yes'}",
         referents=[a.box, b.box],
     )
 
