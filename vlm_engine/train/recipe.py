@@ -45,6 +45,8 @@ class Recipe:
     stage2: StageSettings
     stage3: StageSettings
     dpo_beta: float = 0.1
+    dpo_nll_weight: float = 0.2  # the chosen answers' NLL beside the preference loss (keeps them likely)
+    preference_weights: dict[str, float] = field(default_factory=dict)  # task -> share of stage 3's pairs
     seed: int = 0
     curriculum_steps: int = 1500  # stage 2 grows scenes from 3 to 12 shapes over these steps
     pretrained: dict[str, str] = field(default_factory=dict)  # real-size: vision/language part directories
@@ -94,12 +96,14 @@ def tiny_recipe(tokenizer: SightlineTokenizer) -> Recipe:
     return Recipe(
         name="sightline-tiny",
         model=tiny_model_config(tokenizer),
-        stage0_encoder=StageSettings(steps=600, batch_size=32, lr=2e-3),
+        stage0_encoder=StageSettings(steps=1500, batch_size=32, lr=2e-3),
         stage0_language=StageSettings(steps=200, batch_size=64, lr=2e-3),
         stage1=StageSettings(steps=300, batch_size=32, lr=2e-3, mix="captions"),
-        stage2=StageSettings(steps=8000, batch_size=32, lr=1e-3),
+        stage2=StageSettings(steps=9000, batch_size=32, lr=1e-3),
         stage3=StageSettings(steps=200, batch_size=16, lr=5e-5),
         curriculum_steps=2000,
+        dpo_nll_weight=1.0,
+        preference_weights={"presence": 3.0},  # hallucination is what DPO is for: a third of the pairs
     )
 
 

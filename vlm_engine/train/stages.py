@@ -267,7 +267,7 @@ def stage3(
     reference = copy.deepcopy(model).eval().requires_grad_(False)
     _set_trainable(model, vision=False, projector=True, language=True)
     placeholders = model.image_placeholders
-    mix = {name: 1.0 for name in PREFERENCE_TASKS}
+    mix = {name: recipe.preference_weights.get(name, 1.0) for name in PREFERENCE_TASKS}
 
     def logprobs(net: SightlineVLM, batch: Batch) -> torch.Tensor:
         hidden = net(batch.input_ids, visual_rows(net, batch, train_encoder=False))
@@ -291,7 +291,7 @@ def stage3(
             preference, correct = dpo_loss(pol_c, pol_r, ref_c, ref_r, recipe.dpo_beta)
             nll = -pol_c.sum() / max(1, chosen.label_tokens)
             share = len(group) / len(samples)
-            loss = loss + (preference + 0.2 * nll) * share
+            loss = loss + (preference + recipe.dpo_nll_weight * nll) * share
             accuracy += float(correct) * share
             tokens += chosen.label_tokens
         return loss, tokens, {"pref_acc": accuracy}
