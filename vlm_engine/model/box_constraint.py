@@ -25,29 +25,38 @@ class BoxConstraint:
         self.box_id, self.box_end_id = tokenizer.box_id, tokenizer.box_end_id
         self.loc_ids = torch.tensor(tokenizer.loc_ids, device=device)
         self.loc_index = {token: i for i, token in enumerate(tokenizer.loc_ids)}
-        self.vocab_size = vocab_size
         self.state = [OUTSIDE] * batch
         self.values: list[list[int]] = [[] for _ in range(batch)]
+        # the masks of the common states, built once (a row outside any box is the usual case)
+        self._outside = torch.zeros(vocab_size, dtype=torch.bool, device=device)
+        self._outside[self.loc_ids] = True
+        self._outside[self.box_end_id] = True
+        self._outside_short = self._outside.clone()  # too few tokens left to close a box
+        self._outside_short[self.box_id] = True
+        self._close = torch.ones(vocab_size, dtype=torch.bool, device=device)
+        self._close[self.box_end_id] = False
+        self._location = torch.ones(vocab_size, dtype=torch.bool, device=device)
+        self._location[self.loc_ids] = False
 
     def banned(self, remaining: int) -> torch.Tensor:
-        """(batch, vocab) True where a token would break the syntax, given `remaining` tokens of budget."""
-        device = self.loc_ids.device
-        banned = torch.zeros(len(self.state), self.vocab_size, dtype=torch.bool, device=device)
+        """(batch or 1, vocab) True where a token would break the syntax, given `remaining` tokens of budget
+        (one broadcast row while no row is inside a box)."""
+        outside = self._outside_short if remaining < BOX_LENGTH else self._outside
+        if all(state == OUTSIDE for state in self.state):
+            return outside[None]
+        rows = []
         for row, state in enumerate(self.state):
             if state == OUTSIDE:
-                banned[row, self.loc_ids] = True
-                banned[row, self.box_end_id] = True
-                if remaining < BOX_LENGTH:
-                    banned[row, self.box_id] = True
+                rows.append(outside)
             elif state == CLOSE:
-                banned[row] = True
-                banned[row, self.box_end_id] = False
+                rows.append(self._close)
+            elif state >= 3:  # x1 >= x0 and y1 >= y0: the 3rd and 4th location start at the 1st and 2nd's
+                mask = self._location.clone()
+                mask[self.loc_ids[: self.values[row][state - 3]]] = True
+                rows.append(mask)
             else:
-                banned[row] = True
-                # x1 >= x0 and y1 >= y0: the 3rd and 4th location start at the 1st and 2nd's value
-                low = self.values[row][state - 3] if state >= 3 else 0
-                banned[row, self.loc_ids[low:]] = False
-        return banned
+                rows.append(self._location)
+        return torch.stack(rows)
 
     def update(self, tokens: list[int]) -> None:
         for row, token in enumerate(tokens):
