@@ -47,13 +47,11 @@ class Style:
 
     def colour(self, rng: random.Random, name: str) -> tuple[int, int, int]:
         """A shade of `name`. Training shades are also dimmed or brightened (x0.75-1.1, hue kept) and
-        jittered more: photometric augmentation, which lifted held-out grounding and chart reading."""
+        jittered more: photometric augmentation, so unseen held-out shades are less of a surprise."""
         shades = _SHADES[name][1 if self.held_out else 0]
         base = rng.choice(shades)
-        if self.held_out:
-            return tuple(int(np.clip(c + rng.randint(-8, 8), 0, 255)) for c in base)  # type: ignore[return-value]
-        gain = rng.uniform(0.75, 1.1)
-        return tuple(int(np.clip(c * gain + rng.randint(-14, 14), 0, 255)) for c in base)  # type: ignore[return-value]
+        gain, spread = (1.0, 8) if self.held_out else (rng.uniform(0.75, 1.1), 14)
+        return tuple(int(np.clip(c * gain + rng.randint(-spread, spread), 0, 255)) for c in base)  # type: ignore[return-value]
 
     def background(self, rng: random.Random, size: int) -> np.ndarray:
         """A dark textured background: flat noise, a gradient, stripes (vertical or diagonal) or a smooth
