@@ -96,10 +96,10 @@ def tiny_recipe(tokenizer: SightlineTokenizer) -> Recipe:
     return Recipe(
         name="sightline-tiny",
         model=tiny_model_config(tokenizer),
-        stage0_encoder=StageSettings(steps=1500, batch_size=32, lr=2e-3),
+        stage0_encoder=StageSettings(steps=4500, batch_size=32, lr=2e-3),
         stage0_language=StageSettings(steps=200, batch_size=64, lr=2e-3),
         stage1=StageSettings(steps=300, batch_size=32, lr=2e-3, mix="captions"),
-        stage2=StageSettings(steps=9000, batch_size=32, lr=1e-3),
+        stage2=StageSettings(steps=6000, batch_size=32, lr=1e-3),
         stage3=StageSettings(steps=200, batch_size=16, lr=5e-5),
         curriculum_steps=2000,
         dpo_nll_weight=1.0,
