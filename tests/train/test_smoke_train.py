@@ -78,6 +78,17 @@ def test_a_stopped_stage_resumes_where_it_stopped(tmp_path):
     assert len(resumed) == recipe.stage1.steps - 2
 
 
+@pytest.mark.parametrize("scale", [0.0, 0.3])
+def test_stage2_tunes_the_encoder_only_when_the_recipe_says_so(tmp_path, scale):
+    recipe = replace(small_recipe(stage2_steps=2), stage2_encoder_lr_scale=scale)
+    tok = tokenizer()
+    model = build_model(recipe, tok)
+    before = [p.detach().clone() for p in model.vision.parameters()]
+    stages.stage_supervised(recipe, "stage2", model, tok, tmp_path)
+    moved = any(not torch.equal(a, b) for a, b in zip(before, model.vision.parameters(), strict=True))
+    assert moved == (scale > 0)
+
+
 @pytest.mark.slow
 def test_the_command_trains_every_stage_and_ships_a_loadable_checkpoint(tmp_path):
     code = train_main(["--out", str(tmp_path / "run"), "--scale", "0.004", "--ship", str(tmp_path / "ship")])
@@ -86,3 +97,10 @@ def test_the_command_trains_every_stage_and_ships_a_loadable_checkpoint(tmp_path
         assert (tmp_path / "run" / stage / "model" / checkpoint.CONFIG_FILE).exists()
     model, tok = checkpoint.load(tmp_path / "ship")
     assert model.config.vision.image_size == 64 and tok.image_id == model.config.image_token_id
+
+
+def test_location_targets_sharpen_over_the_first_half_of_a_stage():
+    settings = StageSettings(steps=100, batch_size=1, lr=1e-3, loc_sigma=16.0, loc_sigma_end=1.0)
+    widths = [settings.loc_sigma_at(step) for step in (0, 25, 50, 99)]
+    assert widths == pytest.approx([16.0, 4.0, 1.0, 1.0])
+    assert StageSettings(steps=100, batch_size=1, lr=1e-3).loc_sigma_at(99) == 16.0

@@ -4,7 +4,8 @@ Design choices:
 - A stage's state (trainable weights, optimiser, step) is saved to `state.pt` every `save_every` steps and
   at the end; a restarted stage loads it and continues from that step. Data for step k comes from a seed
   derived from k, so a resumed run sees the same samples it would have seen.
-- AdamW with linear warmup and cosine decay; gradients clipped at 1.0.
+- AdamW with linear warmup and cosine decay; gradients clipped at 1.0. One parameter group per module, so a
+  module can learn at a fraction of the stage's rate (`lr_scales`: a pretrained encoder tuned gently).
 - Progress: tqdm on stderr with the loss (running mean), label tokens per second and the ETA.
 """
 
@@ -41,11 +42,18 @@ def run(
     step_fn: Callable[[int], StepResult],
     directory: Path,
     save_every: int = 200,
+    lr_scales: dict[str, float] | None = None,
 ) -> list[float]:
     """Train the parameters of `modules` that require grad; returns the loss of every step run now."""
     directory.mkdir(parents=True, exist_ok=True)
-    params = [p for m in modules.values() for p in m.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=0.01, betas=(0.9, 0.98))
+    scales = lr_scales or {}
+    groups = [
+        {"params": [p for p in module.parameters() if p.requires_grad], "scale": scales.get(key, 1.0)}
+        for key, module in modules.items()
+    ]
+    groups = [g for g in groups if g["params"]]
+    params = [p for g in groups for p in g["params"]]
+    optimizer = torch.optim.AdamW(groups, lr=settings.lr, weight_decay=0.01, betas=(0.9, 0.98))
     state_file = directory / "state.pt"
     start = 0
     if state_file.exists():
@@ -71,7 +79,7 @@ def run(
     bar = tqdm(total=settings.steps, initial=start, desc=name, unit="step", dynamic_ncols=True)
     for step in range(start, settings.steps):
         for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, settings)
+            group["lr"] = lr_at(step, settings) * group["scale"]
         loss, step_tokens, extra = step_fn(step)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

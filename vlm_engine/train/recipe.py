@@ -33,6 +33,16 @@ class StageSettings:
     warmup: int = 50
     mix: str = "instruct"
     loc_sigma: float = 16.0  # bins; 1000 bins over a 64 px input: about one pixel
+    loc_sigma_end: float | None = None  # anneal to this over the stage's first half (None: constant)
+
+    def loc_sigma_at(self, step: int) -> float:
+        """The location targets' width at `step`: geometric from `loc_sigma` to `loc_sigma_end` over the
+        first half of the stage, then held (wide targets early for smooth learning, sharp ones for precise
+        boxes: measured, a model tuned at 16 bins reads boxes worse than at 1)."""
+        if self.loc_sigma_end is None:
+            return self.loc_sigma
+        progress = min(1.0, step / max(1, self.steps / 2))
+        return self.loc_sigma * (self.loc_sigma_end / self.loc_sigma) ** progress
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,7 @@ class Recipe:
     preference_weights: dict[str, float] = field(default_factory=dict)  # task -> share of stage 3's pairs
     seed: int = 0
     curriculum_steps: int = 1500  # stage 2 grows scenes from 3 to 12 shapes over these steps
+    stage2_encoder_lr_scale: float = 0.0  # stage 2 tunes the encoder at this fraction of its rate (0: frozen)
     pretrained: dict[str, str] = field(default_factory=dict)  # real-size: vision/language part directories
 
     def scaled(self, factor: float) -> Recipe:

@@ -2,10 +2,13 @@
 
 Design choices:
 - Stage 0 (tiny recipe only) pretrains the parts from scratch: the encoder with dense per-patch losses
-  plus a contrastive image-caption loss, then the decoder as a language model on the generators' text.
+  plus a contrastive image-caption loss, then the decoder as a language model on the generators' text
+  (the "language" mix: half spatial answers, whose verdict compares two boxes' coordinates. Measured: the
+  decoder learns that comparison only after about 50k examples, which stage 2's share never reaches).
 - Stage 1 aligns: encoder and decoder frozen, the projector learns from captions.
-- Stage 2 instruction-tunes: projector and decoder on the task mix, the encoder frozen; scenes grow from
-  3 to 12 shapes over `curriculum_steps` (one object to many: boxes first, crowds later).
+- Stage 2 instruction-tunes: projector and decoder on the task mix; scenes grow from 3 to 12 shapes over
+  `curriculum_steps` (one object to many: boxes first, crowds later). With `stage2_encoder_lr_scale` > 0 the
+  encoder is tuned too, at that fraction of the stage's rate (0: frozen, as LLaVA does).
 - Stage 3 is DPO on (chosen, rejected) answers against the frozen stage-2 model.
 - Each stage ends in a loadable checkpoint (`checkpoint.save`) in its own directory; a stage whose
   checkpoint exists is skipped, one with a `state.pt` resumes.
@@ -132,11 +135,12 @@ def answer_loss(
     loc_ids: torch.Tensor,
     sigma: float,
     auxiliary: Auxiliary | None = None,
+    train_encoder: bool = False,
 ) -> torch.Tensor:
     """Answer-token loss; with `auxiliary`, plus word alignment of the visual tokens and the per-token
     matching loss (question-first prompts let each visual token read the question and say whether it holds
     what is asked about: the dense signal that makes a from-scratch decoder use the picture)."""
-    encoded = encode_pictures(model, batch, train_encoder=False)
+    encoded = encode_pictures(model, batch, train_encoder)
     full = model(batch.input_ids, split_rows(encoded, batch))
     hidden = full[:, :-1]
     targets = batch.labels[:, 1:]
@@ -208,7 +212,9 @@ def stage0(
     _set_trainable(model, vision=False, projector=False, language=True)
 
     def language_step(step: int) -> loop.StepResult:
-        samples = generate_samples(lm_settings.batch_size, _seed(recipe, "stage0", 5_000_000 + step))
+        samples = generate_samples(
+            lm_settings.batch_size, _seed(recipe, "stage0", 5_000_000 + step), mix=lm_settings.mix
+        )
         rows = [
             [tokenizer.bos_id, *tokenizer.encode(f"{s.question} {s.answer}"), tokenizer.eos_id]
             for s in samples
@@ -230,7 +236,8 @@ def stage_supervised(
 ) -> list[float]:
     """Stage 1 (projector only, captions) or stage 2 (projector + decoder, the task mix)."""
     settings = recipe.stage1 if stage == "stage1" else recipe.stage2
-    _set_trainable(model, vision=False, projector=True, language=stage == "stage2")
+    tune_encoder = stage == "stage2" and recipe.stage2_encoder_lr_scale > 0
+    _set_trainable(model, vision=tune_encoder, projector=True, language=stage == "stage2")
     loc_ids = torch.tensor(tokenizer.loc_ids)
     placeholders = model.image_placeholders
     words = word_ids(tokenizer)
@@ -247,17 +254,20 @@ def stage_supervised(
             size=_size(recipe),
             max_objects=crowd,
         )
-        loss, tokens = torch.zeros(()), 0
+        loss, tokens, sigma = torch.zeros(()), 0, settings.loc_sigma_at(step)
         for group in by_length(samples):
             batch = collate(group, tokenizer, placeholders)
             auxiliary = auxiliary_targets(group, words, token_grid, match_head)
             share = len(group) / len(samples)
-            loss = loss + answer_loss(model, batch, loc_ids, settings.loc_sigma, auxiliary) * share
+            loss = loss + answer_loss(model, batch, loc_ids, sigma, auxiliary, tune_encoder) * share
             tokens += batch.label_tokens
         return loss, tokens, {}
 
     modules = {"projector": model.projector, "language": model.language, "match": match_head}
-    return loop.run(stage, modules, settings, step_fn, directory)
+    if tune_encoder:
+        modules["vision"] = model.vision
+    scales = {"vision": recipe.stage2_encoder_lr_scale}
+    return loop.run(stage, modules, settings, step_fn, directory, lr_scales=scales)
 
 
 def stage3(

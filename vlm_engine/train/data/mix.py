@@ -96,23 +96,27 @@ MAKERS: dict[str, Maker] = {
     "temporal": _temporal,
 }
 
+INSTRUCT: dict[str, float] = {
+    "ground": 0.2,
+    "find_all": 0.06,
+    "count": 0.14,
+    "presence": 0.14,
+    "spatial": 0.12,
+    "chart_value": 0.12,
+    "chart_count": 0.03,
+    "chart_ground": 0.03,
+    "caption": 0.03,
+    "document_ground": 0.04,
+    "document_count": 0.02,
+    "extract": 0.02,
+    "temporal": 0.05,
+}
+
 MIXES: dict[str, dict[str, float]] = {
     "captions": {"caption": 1.0},
-    "instruct": {
-        "ground": 0.2,
-        "find_all": 0.06,
-        "count": 0.14,
-        "presence": 0.14,
-        "spatial": 0.12,
-        "chart_value": 0.12,
-        "chart_count": 0.03,
-        "chart_ground": 0.03,
-        "caption": 0.03,
-        "document_ground": 0.04,
-        "document_count": 0.02,
-        "extract": 0.02,
-        "temporal": 0.05,
-    },
+    "instruct": INSTRUCT,
+    # Stage 0's language modelling (text only, pictures unused): spatial answers are half of it.
+    "language": {**INSTRUCT, "spatial": 0.88},
     # The evaluation's sets: one task each.
     **{name: {name: 1.0} for name in MAKERS},
 }
