@@ -1,0 +1,97 @@
+"""Where spatial answers go wrong, models side by side: `python bench/bench_spatial_verdict.py DIR [DIR ...]`.
+
+A spatial answer is two boxes and then a verdict ("<ref>a</ref><box>..</box><ref>b</ref><box>..</box> yes").
+On the same held-out questions this splits its accuracy into its parts, for each model directory:
+- `verdict`: the free answer's verdict is right (what the synthetic suite scores);
+- `boxes order`: the model's own two boxes put the objects in the true order along the asked axis;
+- `agrees`: the verdict is the one the model's own boxes imply (the comparison, on its own boxes);
+- `verdict | true boxes`: teacher-forced on the true boxes, "yes" outscores "no" exactly when it should
+  (the comparison alone, with perfect evidence).
+A model can fail by finding the wrong objects (boxes order low) or by not comparing (agrees and
+verdict | true boxes near 0.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from vlm_engine.backends.base import GenerationConfig, ImageInput, Prompt
+from vlm_engine.backends.native import NativeBackend
+from vlm_engine.eval.synthetic import held_out_sets, yes_no
+from vlm_engine.model import checkpoint
+from vlm_engine.model.tokenizer import IGNORE_INDEX
+from vlm_engine.train.batches import collate
+from vlm_engine.train.data.tasks import RELATIONS
+from vlm_engine.train.stages import visual_rows
+
+
+def relation_of(question: str) -> tuple[int, int]:
+    return next(axis_sign for name, axis_sign in RELATIONS.items() if f" {name} " in question)
+
+
+def implied(first: float, second: float, sign: int) -> str:
+    return "yes" if (second - first) * sign > 0 else "no"
+
+
+@torch.no_grad()
+def teacher_forced(directory: Path, samples: list) -> float:
+    """Share of questions where, after the true boxes, the model scores the true verdict above the other."""
+    model, tokenizer = checkpoint.load(directory)
+    model.eval()
+    yes, no = tokenizer.encode(" yes")[0], tokenizer.encode(" no")[0]
+    batch = collate(samples, tokenizer, model.image_placeholders)
+    logits = model.language.logits(model(batch.input_ids, visual_rows(model, batch, train_encoder=False)))
+    right = 0
+    for row, sample in enumerate(samples):
+        labelled = (batch.labels[row] != IGNORE_INDEX).nonzero().squeeze(1)
+        verdict_at = int(labelled[-2])  # the answer ends "... </box> yes|no" + eos
+        said = "yes" if logits[row, verdict_at - 1, yes] > logits[row, verdict_at - 1, no] else "no"
+        right += said == sample.truth["answer"]
+    return right / len(samples)
+
+
+def score(directory: Path, samples: list) -> dict[str, float]:
+    backend = NativeBackend.from_pretrained(directory)
+    prompts = [Prompt(s.question, tuple(ImageInput.whole(p.pixels) for p in s.pictures)) for s in samples]
+    generations = backend.generate(prompts, GenerationConfig(max_new_tokens=60))
+    verdict = ordered = agrees = 0
+    for sample, generation in zip(samples, generations, strict=True):
+        axis, sign = relation_of(sample.question)
+        said = yes_no(generation.text)
+        verdict += said == sample.truth["answer"]
+        if len(generation.boxes) >= 2:
+            first, second = (b.box.center[axis] for b in generation.boxes[:2])
+            ordered += implied(first, second, sign) == sample.truth["answer"]
+            agrees += implied(first, second, sign) == said
+    n = len(samples)
+    return {
+        "verdict": verdict / n,
+        "boxes order": ordered / n,
+        "agrees": agrees / n,
+        "verdict | true boxes": teacher_forced(directory, samples),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("models", nargs="+", type=Path)
+    parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    samples = held_out_sets(args.n, args.seed, ("spatial",))["spatial"]
+    rows = {str(d): score(d, samples) for d in args.models}
+    names = list(next(iter(rows.values())))
+    width = max(len(r) for r in rows)
+    print(f"{'model'.ljust(width)}  " + "  ".join(n.rjust(20) for n in names))
+    for model, figures in rows.items():
+        print(f"{model.ljust(width)}  " + "  ".join(f"{figures[n]:20.3f}" for n in names))
+
+
+if __name__ == "__main__":
+    main()
