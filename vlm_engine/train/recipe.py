@@ -1,7 +1,7 @@
 """A recipe: the model to build and the settings of each stage.
 
 Design choices:
-- `TINY` is the CPU recipe that makes `models/sightline-tiny` in about an hour on two cores: a 64 px
+- `TINY` is the CPU recipe that makes `models/sightline-tiny` in about 80 minutes on two cores: a 64 px
   input, 8 px patches merged 2x2 (16 visual tokens), a 4-layer ViT and a 4-layer decoder, every part trained here.
   Its sizes were picked from learning curves measured on this machine (README, "The own model and its
   training").
@@ -107,10 +107,10 @@ def tiny_recipe(tokenizer: SightlineTokenizer) -> Recipe:
     return Recipe(
         name="sightline-tiny",
         model=tiny_model_config(tokenizer),
-        stage0_encoder=StageSettings(steps=4500, batch_size=32, lr=2e-3),
-        stage0_language=StageSettings(steps=200, batch_size=64, lr=2e-3),
+        stage0_encoder=StageSettings(steps=9000, batch_size=32, lr=2e-3),
+        stage0_language=StageSettings(steps=2000, batch_size=64, lr=2e-3, mix="language"),
         stage1=StageSettings(steps=300, batch_size=32, lr=2e-3, mix="captions"),
-        stage2=StageSettings(steps=6000, batch_size=32, lr=1e-3),
+        stage2=StageSettings(steps=7000, batch_size=32, lr=1e-3, mix="tuning", loc_sigma_end=1.0),
         stage3=StageSettings(steps=200, batch_size=16, lr=5e-5),
         curriculum_steps=2000,
         dpo_nll_weight=1.0,

@@ -115,6 +115,8 @@ INSTRUCT: dict[str, float] = {
 MIXES: dict[str, dict[str, float]] = {
     "captions": {"caption": 1.0},
     "instruct": INSTRUCT,
+    # Stage 2's instruction tuning: a quarter spatial questions (comparing two boxes is learnt late).
+    "tuning": {**INSTRUCT, "spatial": 0.3},
     # Stage 0's language modelling (text only, pictures unused): spatial answers are half of it.
     "language": {**INSTRUCT, "spatial": 0.88},
     # The evaluation's sets: one task each.
