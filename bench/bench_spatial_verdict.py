@@ -24,26 +24,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vlm_engine.backends.base import GenerationConfig, ImageInput, Prompt
 from vlm_engine.backends.native import NativeBackend
 from vlm_engine.eval.synthetic import held_out_sets, yes_no
-from vlm_engine.model import checkpoint
 from vlm_engine.model.tokenizer import IGNORE_INDEX
 from vlm_engine.train.batches import collate
-from vlm_engine.train.data.tasks import RELATIONS
+from vlm_engine.train.data.tasks import RELATIONS, relation_gap
 from vlm_engine.train.stages import visual_rows
 
 
-def relation_of(question: str) -> tuple[int, int]:
-    return next(axis_sign for name, axis_sign in RELATIONS.items() if f" {name} " in question)
-
-
-def implied(first: float, second: float, sign: int) -> str:
-    return "yes" if (second - first) * sign > 0 else "no"
+def relation_of(question: str) -> str:
+    return next(name for name in RELATIONS if f" {name} " in question)
 
 
 @torch.no_grad()
-def teacher_forced(directory: Path, samples: list) -> float:
+def teacher_forced(backend: NativeBackend, samples: list) -> float:
     """Share of questions where, after the true boxes, the model scores the true verdict above the other."""
-    model, tokenizer = checkpoint.load(directory)
-    model.eval()
+    model, tokenizer = backend.model, backend.tokenizer
     yes, no = tokenizer.encode(" yes")[0], tokenizer.encode(" no")[0]
     batch = collate(samples, tokenizer, model.image_placeholders)
     logits = model.language.logits(model(batch.input_ids, visual_rows(model, batch, train_encoder=False)))
@@ -62,19 +56,19 @@ def score(directory: Path, samples: list) -> dict[str, float]:
     generations = backend.generate(prompts, GenerationConfig(max_new_tokens=60))
     verdict = ordered = agrees = 0
     for sample, generation in zip(samples, generations, strict=True):
-        axis, sign = relation_of(sample.question)
         said = yes_no(generation.text)
         verdict += said == sample.truth["answer"]
         if len(generation.boxes) >= 2:
-            first, second = (b.box.center[axis] for b in generation.boxes[:2])
-            ordered += implied(first, second, sign) == sample.truth["answer"]
-            agrees += implied(first, second, sign) == said
+            first, second = (b.box for b in generation.boxes[:2])
+            implied = "yes" if relation_gap(first, second, relation_of(sample.question)) > 0 else "no"
+            ordered += implied == sample.truth["answer"]
+            agrees += implied == said
     n = len(samples)
     return {
         "verdict": verdict / n,
         "boxes order": ordered / n,
         "agrees": agrees / n,
-        "verdict | true boxes": teacher_forced(directory, samples),
+        "verdict | true boxes": teacher_forced(backend, samples),
     }
 
 

@@ -174,14 +174,19 @@ def presence(rng: random.Random, picture: Picture) -> Sample | None:
     )
 
 
+def relation_gap(a: Box, b: Box, relation: str) -> float:
+    """How far `a` is `relation` `b`, centre to centre in pixels: positive when it holds."""
+    axis, sign = RELATIONS[relation]
+    return (b.center[axis] - a.center[axis]) * sign
+
+
 def spatial(rng: random.Random, picture: Picture) -> Sample | None:
     candidates = _unique(picture.things)
     if len(candidates) < 2:
         return None
     a, b = rng.sample(candidates, 2)
     relation = rng.choice(sorted(RELATIONS))
-    axis, sign = RELATIONS[relation]
-    gap = (b.box.center[axis] - a.box.center[axis]) * sign
+    gap = relation_gap(a.box, b.box, relation)
     if abs(gap) < SPATIAL_GAP * _size(picture):
         return None
     verdict = "yes" if gap > 0 else "no"
