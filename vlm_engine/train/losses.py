@@ -4,6 +4,10 @@ Design choices:
 - Location tokens get a soft target: a Gaussian over neighbouring bins (sigma about one input pixel)
   instead of a one-hot, so a box one pixel off is nearly as good as exact and the gradient says which way
   to move; every other token keeps the plain cross-entropy.
+- Answer losses are a token mean (every answer token weighs alike) or a sample mean (each answer's mean,
+  then the mean over samples). Under the token mean the one-token answers (a count, a yes/no, a chart
+  value) carry 7% of a stage-2 step's signal though they are 38% of its samples; the sample mean gives
+  them that 38% but halves the box tokens' share, and measured it costs more than it gives (README).
 - Dense auxiliary losses (stage 0) supervise every patch: kind, colour, box, centre and value.
 - Contrastive image-text loss (CLIP's symmetric InfoNCE) over the batch.
 - DPO (Rafailov et al.) on summed answer log-probabilities against a frozen reference, plus a small
@@ -25,10 +29,10 @@ def loc_soft_targets(bins: torch.Tensor, num_bins: int, sigma: float) -> torch.T
     return weights / weights.sum(dim=1, keepdim=True)
 
 
-def token_loss(
+def token_losses(
     logits: torch.Tensor, targets: torch.Tensor, loc_ids: torch.Tensor, sigma: float
 ) -> torch.Tensor:
-    """Mean over positions of cross-entropy; for location tokens the KL to the soft target.
+    """(n,) per position: cross-entropy; for location tokens the KL to the soft target.
 
     `logits` (n, vocab) float, `targets` (n,), `loc_ids` (bins,) the vocabulary ids of the bins in order
     (contiguous ids: bin b is `loc_ids[0] + b`).
@@ -42,7 +46,17 @@ def token_loss(
         entropy = -(soft * soft.clamp(min=1e-12).log()).sum(dim=1)  # KL = CE - H: 0 at a perfect fit
         losses = losses.clone()
         losses[is_loc] = -(soft * log_probs[is_loc, first : first + bins]).sum(dim=1) - entropy
-    return losses.mean()
+    return losses
+
+
+def answer_sum(losses: torch.Tensor, rows: torch.Tensor, num_rows: int, per_sample: bool) -> torch.Tensor:
+    """Per-position `losses` of answer tokens whose row indices are `rows`, summed: as they are (divide by the
+    step's label tokens for the token mean) or each row's mean (divide by the step's rows for the sample
+    mean, where a one-token count weighs as much as a twelve-box answer)."""
+    if not per_sample:
+        return losses.sum()
+    counts = torch.bincount(rows, minlength=num_rows).clamp(min=1)
+    return (torch.zeros(num_rows, dtype=losses.dtype).index_add(0, rows, losses) / counts).sum()
 
 
 def sequence_logprobs(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -1,8 +1,9 @@
 """A recipe: the model to build and the settings of each stage.
 
 Design choices:
-- `TINY` is the CPU recipe that makes `models/sightline-tiny` in about 80 minutes on two cores: a 64 px
-  input, 8 px patches merged 2x2 (16 visual tokens), a 4-layer ViT and a 4-layer decoder, every part trained here.
+- `TINY` is the CPU recipe that made `models/sightline-tiny` in about 80 minutes on two cores (a slower
+  2-core machine takes about 2.5 hours): a 64 px input, 8 px patches merged 2x2 (16 visual tokens), a
+  4-layer ViT and a 4-layer decoder, every part trained here.
   Its sizes were picked from learning curves measured on this machine (README, "The own model and its
   training").
 - `pretrained.real_size_recipe` builds the same VLM from transformers parts saved on disk (a SigLIP tower
@@ -60,7 +61,12 @@ class Recipe:
     seed: int = 0
     curriculum_steps: int = 1500  # stage 2 grows scenes from 3 to 12 shapes over these steps
     stage2_encoder_lr_scale: float = 0.0  # stage 2 tunes the encoder at this fraction of its rate (0: frozen)
+    answer_weighting: str = "token"  # stages 1-2 average answer losses per "token" or per "sample"
     pretrained: dict[str, str] = field(default_factory=dict)  # real-size: vision/language part directories
+
+    def __post_init__(self) -> None:
+        if self.answer_weighting not in ("sample", "token"):
+            raise ValueError(f"answer_weighting must be 'sample' or 'token', not {self.answer_weighting!r}")
 
     def scaled(self, factor: float) -> Recipe:
         """The same recipe with every stage's steps scaled (the smoke test runs a sliver of it)."""

@@ -11,6 +11,10 @@ Design choices:
   `curriculum_steps` (one object to many: boxes first, crowds later). With `stage2_encoder_lr_scale` > 0 the
   encoder is tuned too, at that fraction of the stage's rate (0: frozen, as LLaVA does).
 - Stage 3 is DPO on (chosen, rejected) answers against the frozen stage-2 model.
+- Every step's rows are padded in a few groups of similar length (`batches.padded_groups`), a speed-up
+  only: stages 1-2 take the step's token mean of the answer loss (or, with `Recipe.answer_weighting`
+  "sample", each answer's mean; measured, that halves the box tokens' share and costs grounding 0.69 ->
+  0.41), whatever group a row lands in.
 - Each stage ends in a loadable checkpoint (`checkpoint.save`) in its own directory; a stage whose
   checkpoint exists is skipped, one with a `state.pt` resumes.
 """
@@ -33,14 +37,21 @@ from vlm_engine.model import checkpoint
 from vlm_engine.model.tokenizer import IGNORE_INDEX, SightlineTokenizer
 from vlm_engine.model.vlm import SightlineVLM
 from vlm_engine.train import loop
-from vlm_engine.train.batches import Batch, collate, pad_rows
+from vlm_engine.train.batches import Batch, collate, pad_rows, padded_groups, split_by_length
 from vlm_engine.train.data import generate_samples
 from vlm_engine.train.data import tasks as task_builders
 from vlm_engine.train.data.dense import dense_targets, referent_map
 from vlm_engine.train.data.mix import MAX_OBJECTS
 from vlm_engine.train.data.things import COLOURS, KINDS, Sample
 from vlm_engine.train.heads import ContrastiveHeads, DenseHeads
-from vlm_engine.train.losses import contrastive_loss, dense_loss, dpo_loss, sequence_logprobs, token_loss
+from vlm_engine.train.losses import (
+    answer_sum,
+    contrastive_loss,
+    dense_loss,
+    dpo_loss,
+    sequence_logprobs,
+    token_losses,
+)
 from vlm_engine.train.recipe import Recipe
 
 logger = logging.getLogger(__name__)
@@ -137,34 +148,30 @@ def answer_loss(
     sigma: float,
     auxiliary: Auxiliary | None = None,
     train_encoder: bool = False,
-) -> torch.Tensor:
-    """Answer-token loss; with `auxiliary`, plus word alignment of the visual tokens and the per-token
-    matching loss (question-first prompts let each visual token read the question and say whether it holds
-    what is asked about: the dense signal that makes a from-scratch decoder use the picture)."""
+    per_sample: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(answer loss summed, as `losses.answer_sum` says; the auxiliary losses' mean). With `auxiliary`:
+    word alignment of the visual tokens and the per-token matching loss (question-first prompts let each
+    visual token read the question and say whether it holds what is asked about: the dense signal that
+    makes a from-scratch decoder use the picture); without, the second term is zero."""
     encoded = encode_pictures(model, batch, train_encoder)
     full = model(batch.input_ids, split_rows(encoded, batch))
     hidden = full[:, :-1]
     targets = batch.labels[:, 1:]
     scored = targets != IGNORE_INDEX
-    loss = token_loss(model.language.logits(hidden[scored]).float(), targets[scored], loc_ids, sigma)
+    losses = token_losses(model.language.logits(hidden[scored]).float(), targets[scored], loc_ids, sigma)
+    answers = answer_sum(losses, scored.nonzero()[:, 0], len(batch.images_per_row), per_sample)
+    extra = torch.zeros(())
     if auxiliary is not None:
-        loss = loss + WORD_ALIGNMENT_WEIGHT * word_alignment_loss(model, encoded, auxiliary.words)
+        extra = extra + WORD_ALIGNMENT_WEIGHT * word_alignment_loss(model, encoded, auxiliary.words)
         visual = full[batch.input_ids == model.config.image_token_id]
         known = auxiliary.referents >= 0
         if bool(known.any()):
             logits = auxiliary.match_head(visual[known]).squeeze(-1).float()
-            loss = loss + MATCH_WEIGHT * F.binary_cross_entropy_with_logits(
+            extra = extra + MATCH_WEIGHT * F.binary_cross_entropy_with_logits(
                 logits, auxiliary.referents[known]
             )
-    return loss
-
-
-def by_length(samples: list[Sample]) -> list[list[Sample]]:
-    """Samples grouped by picture count, so a video's frames do not pad every still picture's row."""
-    groups: dict[int, list[Sample]] = {}
-    for sample in samples:
-        groups.setdefault(len(sample.pictures), []).append(sample)
-    return [groups[k] for k in sorted(groups)]
+    return answers, extra
 
 
 def stage0(
@@ -220,12 +227,16 @@ def stage0(
             [tokenizer.bos_id, *tokenizer.encode(f"{s.question} {s.answer}"), tokenizer.eos_id]
             for s in samples
         ]
-        ids = pad_rows(rows, tokenizer.pad_id)
-        hidden = model.language(model.language.embed(ids))[:, :-1]
-        targets = ids[:, 1:]
-        scored = targets != tokenizer.pad_id
-        loss = F.cross_entropy(model.language.logits(hidden[scored]).float(), targets[scored])
-        return loss, int(scored.sum()), {}
+        total, tokens = torch.zeros(()), 0
+        for run in split_by_length([len(r) for r in rows], max_groups=3):  # the same mean, less padding
+            ids = pad_rows([rows[i] for i in run], tokenizer.pad_id)
+            hidden = model.language(model.language.embed(ids))[:, :-1]
+            targets = ids[:, 1:]
+            scored = targets != tokenizer.pad_id
+            logits = model.language.logits(hidden[scored]).float()
+            total = total + F.cross_entropy(logits, targets[scored], reduction="sum")
+            tokens += int(scored.sum())
+        return total / tokens, tokens, {}
 
     return encoder_losses + loop.run(
         "stage0 language", {"language": model.language}, lm_settings, language_step, directory / "language"
@@ -255,13 +266,17 @@ def stage_supervised(
             size=_size(recipe),
             max_objects=crowd,
         )
-        loss, tokens, sigma = torch.zeros(()), 0, settings.loc_sigma_at(step)
-        for group in by_length(samples):
-            batch = collate(group, tokenizer, placeholders)
+        groups = padded_groups(samples, tokenizer, placeholders)
+        batches = [collate(group, tokenizer, placeholders) for group in groups]
+        tokens = sum(batch.label_tokens for batch in batches)
+        per_sample = recipe.answer_weighting == "sample"
+        loss, sigma = torch.zeros(()), settings.loc_sigma_at(step)
+        for group, batch in zip(groups, batches, strict=True):
             auxiliary = auxiliary_targets(group, words, token_grid, match_head)
-            share = len(group) / len(samples)
-            loss = loss + answer_loss(model, batch, loc_ids, sigma, auxiliary, tune_encoder) * share
-            tokens += batch.label_tokens
+            answers, extra = answer_loss(model, batch, loc_ids, sigma, auxiliary, tune_encoder, per_sample)
+            loss = (
+                loss + answers / (len(samples) if per_sample else tokens) + extra * len(group) / len(samples)
+            )
         return loss, tokens, {}
 
     modules = {"projector": model.projector, "language": model.language, "match": match_head}
@@ -293,7 +308,7 @@ def stage3(
             if s.rejected is not None
         ][: settings.batch_size]
         loss, accuracy, tokens = torch.zeros(()), 0.0, 0
-        for group in by_length(samples):
+        for group in padded_groups(samples, tokenizer, placeholders):
             chosen = collate(group, tokenizer, placeholders)
             rejected = collate(group, tokenizer, placeholders, answers=[s.rejected or "" for s in group])
             with torch.no_grad():
