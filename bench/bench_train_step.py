@@ -44,38 +44,37 @@ def main() -> int:
     match_head = nn.Linear(recipe.model.language.hidden_size, 1)
     params = [p for p in model.parameters() if p.requires_grad] + list(match_head.parameters())
     optimizer = torch.optim.SGD(params, lr=0.0)  # the step's work without moving the weights
-    words, loc_ids = stages.word_ids(tokenizer), torch.tensor(tokenizer.loc_ids)
-    grid = round(model.visual_tokens_per_image**0.5)
     placeholders = model.image_placeholders
     batches = [
         generate_samples(recipe.stage2.batch_size, 900_000 + i, mix=recipe.stage2.mix, size=64)
         for i in range(args.steps)
     ]
 
-    def run(max_groups: int) -> tuple[float, int]:
-        padded, began = 0, time.perf_counter()
+    def padded_tokens(max_groups: int) -> int:
+        """Padded tokens a step: the decoder's work."""
+        groups = [
+            g for samples in batches for g in padded_groups(samples, tokenizer, placeholders, max_groups)
+        ]
+        return sum(collate(g, tokenizer, placeholders).input_ids.numel() for g in groups) // len(batches)
+
+    def run(max_groups: int) -> float:
+        """Seconds a step of the recipe's own stage-2 loss, rows in at most `max_groups` length groups."""
+        step_loss = stages.SupervisedLoss(model, tokenizer, match_head, max_groups=max_groups)
+        began = time.perf_counter()
         for samples in batches:
-            loss, groups = torch.zeros(()), padded_groups(samples, tokenizer, placeholders, max_groups)
-            collated = [collate(group, tokenizer, placeholders) for group in groups]
-            tokens = sum(batch.label_tokens for batch in collated)
-            for group, batch in zip(groups, collated, strict=True):
-                auxiliary = stages.auxiliary_targets(group, words, grid, match_head)
-                answers, extra = stages.answer_loss(model, batch, loc_ids, 1.0, auxiliary)
-                loss = loss + answers / tokens + extra * len(group) / len(samples)
-                padded += batch.input_ids.numel()
+            loss, _ = step_loss(samples, sigma=1.0)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-        return (time.perf_counter() - began) / len(batches), padded // len(batches)
+        return (time.perf_counter() - began) / len(batches)
 
     ways = {"(a) one batch per picture count": 1, "(b) length groups <= 2": 2, "(b) length groups <= 3": 3}
     times: dict[str, list[float]] = {name: [] for name in ways}
-    tokens: dict[str, int] = {}
+    tokens = {name: padded_tokens(groups) for name, groups in ways.items()}
     run(1)  # warm-up
     for _ in range(args.repeats):
         for name, groups in ways.items():
-            seconds, tokens[name] = run(groups)
-            times[name].append(seconds)
+            times[name].append(run(groups))
     base = statistics.median(times["(a) one batch per picture count"])
     base_tokens = tokens["(a) one batch per picture count"]
     print(

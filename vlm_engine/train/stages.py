@@ -243,6 +243,40 @@ def stage0(
     )
 
 
+@dataclass
+class SupervisedLoss:
+    """Stages 1-2's loss over one step's samples: the answer loss (the step's token mean, or its sample
+    mean with `per_sample`) plus the auxiliary terms, rows padded in at most `max_groups` length groups."""
+
+    model: SightlineVLM
+    tokenizer: SightlineTokenizer
+    match_head: nn.Linear
+    train_encoder: bool = False
+    per_sample: bool = False
+    max_groups: int = 3
+
+    def __post_init__(self) -> None:
+        self.loc_ids = torch.tensor(self.tokenizer.loc_ids)
+        self.words = word_ids(self.tokenizer)
+        self.token_grid = round(self.model.visual_tokens_per_image**0.5)  # the square grid of visual tokens
+
+    def __call__(self, samples: Sequence[Sample], sigma: float) -> tuple[torch.Tensor, int]:
+        """(loss, label tokens) of `samples`."""
+        placeholders = self.model.image_placeholders
+        groups = padded_groups(samples, self.tokenizer, placeholders, self.max_groups)
+        batches = [collate(group, self.tokenizer, placeholders) for group in groups]
+        tokens = sum(batch.label_tokens for batch in batches)
+        answer_total = len(samples) if self.per_sample else tokens
+        loss = torch.zeros(())
+        for group, batch in zip(groups, batches, strict=True):
+            auxiliary = auxiliary_targets(group, self.words, self.token_grid, self.match_head)
+            answers, extra = answer_loss(
+                self.model, batch, self.loc_ids, sigma, auxiliary, self.train_encoder, self.per_sample
+            )
+            loss = loss + answers / answer_total + extra * len(group) / len(samples)
+        return loss, tokens
+
+
 def stage_supervised(
     recipe: Recipe, stage: str, model: SightlineVLM, tokenizer: SightlineTokenizer, directory: Path
 ) -> list[float]:
@@ -250,11 +284,10 @@ def stage_supervised(
     settings = recipe.stage1 if stage == "stage1" else recipe.stage2
     tune_encoder = stage == "stage2" and recipe.stage2_encoder_lr_scale > 0
     _set_trainable(model, vision=tune_encoder, projector=True, language=stage == "stage2")
-    loc_ids = torch.tensor(tokenizer.loc_ids)
-    placeholders = model.image_placeholders
-    words = word_ids(tokenizer)
-    token_grid = round(model.visual_tokens_per_image**0.5)  # the square grid of visual tokens
     match_head = nn.Linear(recipe.model.language.hidden_size, 1)
+    step_loss = SupervisedLoss(
+        model, tokenizer, match_head, tune_encoder, per_sample=recipe.answer_weighting == "sample"
+    )
 
     def step_fn(step: int) -> loop.StepResult:
         grow = min(1.0, step / recipe.curriculum_steps)
@@ -266,17 +299,7 @@ def stage_supervised(
             size=_size(recipe),
             max_objects=crowd,
         )
-        groups = padded_groups(samples, tokenizer, placeholders)
-        batches = [collate(group, tokenizer, placeholders) for group in groups]
-        tokens = sum(batch.label_tokens for batch in batches)
-        per_sample = recipe.answer_weighting == "sample"
-        loss, sigma = torch.zeros(()), settings.loc_sigma_at(step)
-        for group, batch in zip(groups, batches, strict=True):
-            auxiliary = auxiliary_targets(group, words, token_grid, match_head)
-            answers, extra = answer_loss(model, batch, loc_ids, sigma, auxiliary, tune_encoder, per_sample)
-            loss = (
-                loss + answers / (len(samples) if per_sample else tokens) + extra * len(group) / len(samples)
-            )
+        loss, tokens = step_loss(samples, settings.loc_sigma_at(step))
         return loss, tokens, {}
 
     modules = {"projector": model.projector, "language": model.language, "match": match_head}
