@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vlm_engine.backends.base import GenerationConfig, ImageInput, Prompt
 from vlm_engine.backends.native import NativeBackend
 from vlm_engine.eval.synthetic import held_out_sets, yes_no
+from vlm_engine.grounding import RELATIONS, relation_gap
 from vlm_engine.model.tokenizer import IGNORE_INDEX
 from vlm_engine.train.batches import collate
-from vlm_engine.train.data.tasks import RELATIONS, relation_gap
 from vlm_engine.train.stages import visual_rows
 
 

@@ -17,6 +17,7 @@ from vlm_engine.grounding import (
     format_box,
     nms,
     parse_boxes,
+    relation_gap,
     snap_to_words,
     split_grid,
 )
@@ -182,6 +183,16 @@ def test_iou_and_nms():
     assert a.iou(c) == 0.0
     assert nms([a, b, c], [0.9, 0.8, 0.7], iou_threshold=0.5) == [0, 2]
     assert nms([a, b, c], [0.1, 0.8, 0.7], iou_threshold=0.5) == [1, 2]
+
+
+def test_relation_gap_compares_centres_along_the_relation_axis():
+    left, right_low = Box(0, 0, 10, 10), Box(30, 40, 50, 60)  # centres (5, 5) and (40, 50)
+    assert relation_gap(left, right_low, "to the left of") == 35
+    assert relation_gap(left, right_low, "to the right of") == -35
+    assert relation_gap(left, right_low, "above") == 45
+    assert relation_gap(right_low, left, "below") == 45 and relation_gap(left, right_low, "below") == -45
+    wide = Box(0, 0, 100, 10)  # centre x 50: a wide box is judged by its centre, not its left edge
+    assert relation_gap(wide, right_low, "to the left of") < 0
 
 
 def test_snap_to_words():

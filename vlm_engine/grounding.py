@@ -351,6 +351,22 @@ def covered_fraction(inner: Box, outer: Box) -> float:
     return 0.0 if inter is None else inter.area / inner.area
 
 
+RELATIONS = {  # a spatial relation -> (axis of the centres compared, sign: a's coordinate is smaller when true)
+    "to the left of": (0, 1),
+    "to the right of": (0, -1),
+    "above": (1, 1),
+    "below": (1, -1),
+}
+
+
+def relation_gap(a: Box, b: Box, relation: str) -> float:
+    """How far `a` is `relation` `b` (a key of `RELATIONS`), centre to centre along that axis, in the
+    boxes' units: positive when the relation holds. The one rule the training data is labelled by and the
+    agent answers by."""
+    axis, sign = RELATIONS[relation]
+    return (b.center[axis] - a.center[axis]) * sign
+
+
 def snap_to_words(
     box: Box, word_boxes: Sequence[Box], min_covered: float = 0.5
 ) -> tuple[Box, list[int]] | None:

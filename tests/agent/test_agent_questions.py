@@ -11,6 +11,7 @@ from vlm_engine.agent.questions import (
     count_target,
     ground_target,
     presence_target,
+    relation_target,
     said_yes,
     singular,
     when_target,
@@ -41,6 +42,25 @@ def test_count_ground_and_when():
     assert when_target("When does the dog appear?") == "dog" and when_target("Who is there?") is None
 
 
+@pytest.mark.parametrize(
+    ("question", "parsed"),
+    [
+        (
+            "Is the red circle to the left of the blue square?",
+            ("red circle", "to the left of", "blue square"),
+        ),
+        ("is the title on the right of the logo", ("title", "to the right of", "logo")),
+        ("Is the total below the subtotal in the page?", ("total", "below", "subtotal")),
+        ("Is the lamp over the table?", ("lamp", "above", "table")),
+        ("Is the cat underneath a chair?", ("cat", "below", "chair")),
+        ("Is there a circle left of the square?", None),  # a presence question, not a relation
+        ("What is left of the cat?", None),
+    ],
+)
+def test_relation(question, parsed):
+    assert relation_target(question) == parsed
+
+
 def test_the_backend_is_asked_in_trained_phrasings():
     assert [singular(p) for p in ("circles", "red objects", "boxes", "batteries", "glass")] == [
         "circle",
@@ -55,7 +75,7 @@ def test_the_backend_is_asked_in_trained_phrasings():
 
 
 def test_every_held_out_question_yields_its_target():
-    sets = held_out_sets(30, tasks=("presence", "count", "ground", "temporal"))
+    sets = held_out_sets(30, tasks=("presence", "count", "ground", "temporal", "spatial"))
     for sample in sets["presence"]:
         assert presence_target(sample.question) in sample.question.lower()
     for sample in sets["count"]:
@@ -65,3 +85,6 @@ def test_every_held_out_question_yields_its_target():
         assert f"the {ground_target(sample.question)}" in sample.question.lower()
     for sample in sets["temporal"]:
         assert when_target(sample.question) in sample.question.lower()
+    for sample in sets["spatial"]:
+        subject, relation, reference = relation_target(sample.question)
+        assert sample.question == f"Is the {subject} {relation} the {reference}?"

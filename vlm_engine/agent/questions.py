@@ -5,7 +5,8 @@ Design choices:
   "Is there a red circle in the image?", "Where is the red circle?", "Find every circle.",
   "How many circles are there?". This module is the one place that writes them, and the one place that
   reads the target phrase back out of a user's question ("Is there a red circle?" -> "red circle",
-  "How many circles are there?" -> "circles", "When is the red circle visible?" -> "red circle").
+  "How many circles are there?" -> "circles", "When is the red circle visible?" -> "red circle", "Is the
+  red circle left of the blue square?" -> ("red circle", "to the left of", "blue square")).
 - Only the user's question is parsed here, never document text (that is data; see `guard`).
 - A question none of the patterns match returns None: the caller then falls back to its general path.
 """
@@ -37,6 +38,14 @@ _WHEN = re.compile(
     re.I,
 )
 
+_RELATION = re.compile(
+    rf"^\s*(?:is|are)\s+(?!there\b){_ARTICLE}(?P<subject>.+?)\s+"
+    r"(?P<relation>(?:(?:to|on)\s+the\s+)?(?:left|right)\s+of|above|over|below|under(?:neath)?|beneath)\s+"
+    rf"{_ARTICLE}(?P<reference>.+?)(?:\s+in\s+(?:the|this)\s+(?:image|picture|photo|frame|page))?\s*\??\s*$",
+    re.I,
+)
+_RELATION_WORDS = {"left": "to the left of", "right": "to the right of", "above": "above", "over": "above"}
+
 
 def _clean(phrase: str) -> str | None:
     phrase = " ".join(phrase.split()).strip(" ?.!,")
@@ -67,6 +76,18 @@ def when_target(question: str) -> str | None:
     if not found:
         return None
     return _clean(found["what"] or found["what2"])
+
+
+def relation_target(question: str) -> tuple[str, str, str] | None:
+    """'Is the red circle to the left of the blue square?' -> ('red circle', 'to the left of', 'blue
+    square'): the subject, the relation as a key of `grounding.RELATIONS`, and the reference object."""
+    found = _RELATION.match(question)
+    if not found:
+        return None
+    subject, reference = _clean(found["subject"]), _clean(found["reference"])
+    words = found["relation"].lower().split()
+    relation = next((_RELATION_WORDS[w] for w in words if w in _RELATION_WORDS), "below")
+    return (subject, relation, reference) if subject and reference else None
 
 
 def singular(phrase: str) -> str:

@@ -10,7 +10,9 @@ Design choices:
 - On an image with a backend, questions about what is in it are answered by the backend and checked:
   "Is there a X?" -> presence, every yes verified on a crop of the box the model points at (`verify`);
   "How many X?" and the count task -> count by grounding (`count`); ground -> the box asked for, asked
-  again closer when it is small (`zoom.ask_closer`), then verified (a failing box is kept but flagged).
+  again closer when it is small (`zoom.ask_closer`), then verified (a failing box is kept but flagged);
+  "Is the X left of the Y?" -> X and Y grounded the same way, each on its own, and the verdict is
+  geometry on their two boxes (`grounding.relation_gap`), not a token the model writes.
 - A video needs a backend: coarse-to-fine frame search (`video`) answers with a (start, end) interval,
   timestamps and boxes.
 - Every tool call is a step of the trace returned with the answer; usage counts pages or frames viewed,
@@ -36,7 +38,13 @@ from vlm_engine.agent.errors import AgentError, AgentErrorCode
 from vlm_engine.agent.extract import extract_fields, line_evidence
 from vlm_engine.agent.guard import MAX_ANSWER_CHARS, check_question, clean_text, parse_schema
 from vlm_engine.agent.look import Look, image_tiles, look, page_tiles
-from vlm_engine.agent.questions import ask_where, count_target, ground_target, presence_target
+from vlm_engine.agent.questions import (
+    ask_where,
+    count_target,
+    ground_target,
+    presence_target,
+    relation_target,
+)
 from vlm_engine.agent.route import DEFAULT_PAGE_BUDGET, route_pages
 from vlm_engine.agent.trace import Metered, Trace
 from vlm_engine.agent.verify import DEFAULT_VERIFY, Claim, VerifyPolicy, presence, verify_claims
@@ -45,7 +53,7 @@ from vlm_engine.agent.zoom import DEFAULT_ZOOM, Draw, ZoomPolicy, image_draw
 from vlm_engine.answer import Answer, Evidence, Usage
 from vlm_engine.backends.base import Backend, GenerationConfig, ImageInput, Prompt
 from vlm_engine.errors import ErrorCode, MediaError
-from vlm_engine.grounding import Box, View
+from vlm_engine.grounding import Box, View, relation_gap
 from vlm_engine.media import image as image_media
 from vlm_engine.media.limits import DEFAULT_LIMITS, MediaLimits
 from vlm_engine.media.pdf import PdfDocument
@@ -291,23 +299,52 @@ def _answer_picture(task, question, viewed: _Viewed, backend, options, trace) ->
             evidence = [Evidence.from_box(b, *size, label=phrase) for b in counted.boxes]
             record.outputs.update(text=str(counted.count), evidence=len(evidence))
         return Answer(str(counted.count), evidence=evidence, fields={"count": counted.count})
+    if task == "qa" and (related := relation_target(question)) is not None:
+        return _answer_relation(backend, image, related, draw, size, options, trace)
     if task == "ground":
         phrase = ground_target(question)
         with trace.step("answer_ground", question=question, phrase=phrase) as record:
             box = _ground_picture(backend, image, phrase, draw, size, options, trace)
-            evidence = []
-            if box is not None:
-                label, score = phrase, None
-                if options.verify is not None:
-                    [verdict] = verify_claims(
-                        backend, [Claim(phrase, box)], draw, size, trace, options.verify
-                    )
-                    label = phrase if verdict.passed else f"unverified: {phrase}"
-                    score = float(verdict.passed)
-                evidence.append(Evidence.from_box(box, *size, label=label, score=score))
+            evidence = (
+                [] if box is None else [_box_evidence(backend, phrase, box, draw, size, options, trace)]
+            )
             record.outputs.update(found=box is not None, evidence=[e.label for e in evidence])
         return Answer(phrase if evidence else "", evidence=evidence)
     return None
+
+
+def _answer_relation(backend, image, related, draw, size, options, trace) -> Answer:
+    """'Is the red circle to the left of the blue square?': each object grounded on its own, the verdict
+    read off the two boxes' centres (`grounding.relation_gap`); "unknown" when either cannot be found."""
+    subject, relation, reference = related
+    with trace.step("answer_relation", subject=subject, relation=relation, reference=reference) as record:
+        boxes = {
+            phrase: _ground_picture(backend, image, phrase, draw, size, options, trace)
+            for phrase in (subject, reference)
+        }
+        evidence = [
+            _box_evidence(backend, phrase, box, draw, size, options, trace)
+            for phrase, box in boxes.items()
+            if box is not None
+        ]
+        fields: dict = {"relation": relation, "verdict": None, "gap": None}
+        text = "unknown"
+        if boxes[subject] is not None and boxes[reference] is not None:
+            gap = relation_gap(boxes[subject], boxes[reference], relation)
+            fields.update(verdict=gap > 0, gap=round(gap, 2))
+            text = "yes" if gap > 0 else "no"
+        record.outputs.update(text=text, gap=fields["gap"], evidence=[e.label for e in evidence])
+    return Answer(text, evidence=evidence, fields=fields)
+
+
+def _box_evidence(backend, phrase, box, draw, size, options, trace) -> Evidence:
+    """`box` as evidence for `phrase`: verified when the options say so, and flagged when it fails."""
+    label, score = phrase, None
+    if options.verify is not None:
+        [verdict] = verify_claims(backend, [Claim(phrase, box)], draw, size, trace, options.verify)
+        label = phrase if verdict.passed else f"unverified: {phrase}"
+        score = float(verdict.passed)
+    return Evidence.from_box(box, *size, label=label, score=score)
 
 
 def _ground_picture(backend, image, phrase, draw, size, options, trace) -> Box | None:

@@ -21,16 +21,10 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from vlm_engine.grounding import Affine, Box, BoxDialect, format_box
+from vlm_engine.grounding import RELATIONS, Affine, Box, BoxDialect, format_box, relation_gap
 from vlm_engine.train.data.things import COLOURS, SHAPES, Picture, Sample, Thing
 
 POPE_SUBSETS = ("random", "popular", "adversarial")
-RELATIONS = {  # relation -> (axis index of the centre, sign: a's coordinate is smaller when true)
-    "to the left of": (0, 1),
-    "to the right of": (0, -1),
-    "above": (1, 1),
-    "below": (1, -1),
-}
 SPATIAL_GAP = 0.08  # centres must differ by this share of the picture along the axis asked about
 
 
@@ -172,12 +166,6 @@ def presence(rng: random.Random, picture: Picture) -> Sample | None:
         subset=subset,
         referents=[t.box for t in picture.things if (t.colour, t.kind) == (colour, shape)],
     )
-
-
-def relation_gap(a: Box, b: Box, relation: str) -> float:
-    """How far `a` is `relation` `b`, centre to centre in pixels: positive when it holds."""
-    axis, sign = RELATIONS[relation]
-    return (b.center[axis] - a.center[axis]) * sign
 
 
 def spatial(rng: random.Random, picture: Picture) -> Sample | None:
