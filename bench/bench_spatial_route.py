@@ -9,9 +9,11 @@ Each picture is written as a PNG and the agent is run on the file, as a user's r
 Ways, same backend, same questions:
 (a) model: the question asked as it is; the answer is two boxes and a verdict, and the verdict is scored
     (what the synthetic suite's spatial accuracy is);
-(b) agent, plain: `run_agent("qa", ...)` with `AgentOptions(zoom=None, verify=None)`: "Where is the red
-    circle?" and "Where is the blue square?" asked one at a time, the verdict from the two boxes' centres;
-(c) agent, default options: the same with small boxes asked again closer and both boxes verified.
+(b) agent, one look: `run_agent("qa", ...)` with `AgentOptions(views=None, zoom=None, verify=None)`:
+    "Where is the red circle?" and "Where is the blue square?" asked one at a time, the verdict from the two
+    boxes' centres;
+(c) agent, default options: each object grounded on ten views fused (`agent.views`), small boxes asked
+    again closer, both boxes verified.
 Columns: accuracy, seconds and backend tokens a question, the share of answers that are "unknown" (an
 object not found); then the ratios of (b) and (c) to (a).
 """
@@ -83,10 +85,10 @@ def main() -> int:
             Image.fromarray(sample.pictures[0].pixels).save(paths[-1])
         rows = {
             "(a) model's own verdict": model_way(backend, samples),
-            "(b) agent, two groundings": agent_way(
-                backend, samples, paths, AgentOptions(zoom=None, verify=None)
+            "(b) agent, one look": agent_way(
+                backend, samples, paths, AgentOptions(views=None, zoom=None, verify=None)
             ),
-            "(c) agent, + zoom + verify": agent_way(backend, samples, paths, AgentOptions()),
+            "(c) agent, defaults": agent_way(backend, samples, paths, AgentOptions()),
         }
     columns = ("accuracy", "s/question", "tokens", "unknown")
     width = max(map(len, rows))

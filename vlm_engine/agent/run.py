@@ -49,6 +49,7 @@ from vlm_engine.agent.route import DEFAULT_PAGE_BUDGET, route_pages
 from vlm_engine.agent.trace import Metered, Trace
 from vlm_engine.agent.verify import DEFAULT_VERIFY, Claim, VerifyPolicy, presence, verify_claims
 from vlm_engine.agent.video import DEFAULT_VIDEO_SEARCH, VideoSearchOptions, search_video
+from vlm_engine.agent.views import DEFAULT_VIEWS, ViewsPolicy, fused_box
 from vlm_engine.agent.zoom import DEFAULT_ZOOM, Draw, ZoomPolicy, image_draw
 from vlm_engine.answer import Answer, Evidence, Usage
 from vlm_engine.backends.base import Backend, GenerationConfig, ImageInput, Prompt
@@ -75,6 +76,7 @@ class AgentOptions:
     zoom: ZoomPolicy | None = DEFAULT_ZOOM  # None: no zoomed re-reads or re-asks
     verify: VerifyPolicy | None = DEFAULT_VERIFY  # None: claims are not checked
     video: VideoSearchOptions = DEFAULT_VIDEO_SEARCH
+    views: ViewsPolicy | None = DEFAULT_VIEWS  # None: an image is grounded on one look, not several
 
 
 @dataclass
@@ -348,11 +350,17 @@ def _box_evidence(backend, phrase, box, draw, size, options, trace) -> Evidence:
 
 
 def _ground_picture(backend, image, phrase, draw, size, options, trace) -> Box | None:
-    """The box the backend points at for `phrase`; a small one is asked for again on a closer crop."""
+    """The box the backend points at for `phrase` (fused over several views of the image unless
+    `options.views` is None); a small one is asked for again on a closer crop."""
     with trace.step("ground", prompt=ask_where(phrase)) as record:
-        [generation] = backend.generate([Prompt(ask_where(phrase), images=(image,))], ONE_BOX)
-        record.tokens = generation.prompt_tokens + generation.completion_tokens + generation.visual_tokens
-        box = generation.boxes[0].box if generation.boxes else None
+        if options.views is None:
+            [generation] = backend.generate([Prompt(ask_where(phrase), images=(image,))], ONE_BOX)
+            record.tokens = generation.prompt_tokens + generation.completion_tokens + generation.visual_tokens
+            box = generation.boxes[0].box if generation.boxes else None
+        else:
+            fused = fused_box(backend, image, ask_where(phrase), ONE_BOX, options.views)
+            record.tokens, box = fused.tokens, fused.box
+            record.outputs.update(views=fused.views, stated=fused.stated)
         record.outputs["box"] = None if box is None else box.as_list(1)
     if box is None or options.zoom is None or max(box.width, box.height) >= SMALL_BOX * min(size):
         return box
