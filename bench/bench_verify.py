@@ -12,10 +12,13 @@ Ways, same backend, same questions:
     ("Where is the red circle?") and, on a crop around that box (the box plus 0.75 of its size on each
     side), says yes again and points at the same place (IoU >= 0.3); also with the crop's yes alone (no
     re-grounding), and with a wide crop (2 box sizes on each side: objects as large as in training).
+(b') views: the yes/no asked on ten views of the picture (eight shifts of 1/16 of its side and the mirror
+    image, `vlm_engine.agent.views`), yes when more than half say yes; alone, and followed by (b)'s
+    verification with the claim's box fused over the views (what `run_agent` does by default).
 (c) plain at matched recall: verification lowers recall as well as hallucinations, so the fair comparison
     is the plain model made just as cautious. Its yes-confidence is the share of `--samples` sampled
     answers (temperature 1) that say yes; answering yes above a threshold gives a recall/hallucination
-    curve, read (linearly between its points) at (b)'s recall.
+    curve, read (linearly between its points) at (b)'s and (b')'s recall.
 Columns: recall, hallucination rate, accuracy, F1, yes-ratio; then the ratio (b)/(c) of hallucinations.
 """
 
@@ -32,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vlm_engine.agent.questions import presence_target, said_yes
 from vlm_engine.agent.trace import Trace
 from vlm_engine.agent.verify import VerifyPolicy, presence
+from vlm_engine.agent.views import ViewsPolicy
 from vlm_engine.agent.zoom import image_draw
 from vlm_engine.backends.base import GenerationConfig, ImageInput, Prompt
 from vlm_engine.backends.native import NativeBackend
@@ -79,13 +83,15 @@ def main() -> int:
 
     rows: dict[str, dict[str, float]] = {}
     seconds: dict[str, float] = {}
-    ways = {
-        "plain": None,
-        "verified": VerifyPolicy(),
-        "verified, crop yes only": VerifyPolicy(require_reground=False),
-        "verified, wide crop": VerifyPolicy(context=2.0),
+    ways = {  # name -> (verification, views)
+        "plain": (None, None),
+        "verified": (VerifyPolicy(), None),
+        "verified, crop yes only": (VerifyPolicy(require_reground=False), None),
+        "verified, wide crop": (VerifyPolicy(context=2.0), None),
+        "views (majority of 10)": (None, ViewsPolicy()),
+        "views + verified (agent default)": (VerifyPolicy(), ViewsPolicy()),
     }
-    for name, policy in ways.items():
+    for name, (policy, views) in ways.items():
         started = time.perf_counter()
         said = []
         for image, phrase in zip(images, phrases, strict=True):
@@ -97,6 +103,7 @@ def main() -> int:
                 (image.view.width, image.view.height),
                 Trace(),
                 policy,
+                views,
             )
             said.append(answer.yes)
         seconds[name] = time.perf_counter() - started

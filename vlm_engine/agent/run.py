@@ -8,7 +8,8 @@ Design choices:
   standing alone), ground and count by phrase over the viewed words, extract through the field finders,
   describe from the first lines.
 - On an image with a backend, questions about what is in it are answered by the backend and checked:
-  "Is there a X?" -> presence, every yes verified on a crop of the box the model points at (`verify`);
+  "Is there a X?" -> presence (a majority over several views of the image, `views`), every yes verified
+  on a crop of the box the model points at (`verify`);
   "How many X?" and the count task -> count by grounding (`count`); ground -> the box asked for, asked
   again closer when it is small (`zoom.ask_closer`), then verified (a failing box is kept but flagged);
   "Is the X left of the Y?" -> X and Y grounded the same way, each on its own, and the verdict is
@@ -76,7 +77,7 @@ class AgentOptions:
     zoom: ZoomPolicy | None = DEFAULT_ZOOM  # None: no zoomed re-reads or re-asks
     verify: VerifyPolicy | None = DEFAULT_VERIFY  # None: claims are not checked
     video: VideoSearchOptions = DEFAULT_VIDEO_SEARCH
-    views: ViewsPolicy | None = DEFAULT_VIEWS  # None: an image is grounded on one look, not several
+    views: ViewsPolicy | None = DEFAULT_VIEWS  # None: an image is grounded and asked yes/no on one look
 
 
 @dataclass
@@ -284,7 +285,7 @@ def _answer_picture(task, question, viewed: _Viewed, backend, options, trace) ->
     size = (float(image.view.width), float(image.view.height))
     if task == "qa" and (phrase := presence_target(question)) is not None:
         with trace.step("answer_presence", question=question, phrase=phrase) as record:
-            [said] = presence(backend, image, [phrase], draw, size, trace, options.verify)
+            [said] = presence(backend, image, [phrase], draw, size, trace, options.verify, options.views)
             evidence = []
             if said.box is not None:
                 passed = said.verdict is not None and said.verdict.passed

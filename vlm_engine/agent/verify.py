@@ -12,6 +12,8 @@ Design choices:
   "unverified: ...") where the caller was asked for a box anyway.
 - Presence answers (`presence`): a "yes" of the whole picture is only kept when the model can also point
   at the object and the pointed-at box verifies; a "no" stands (verification only removes claims).
+- With a `views` policy the whole picture's yes is a majority over several views of it and the claim's box
+  is fused over them (`views`); the crop check itself is one look.
 - Every verification pass is one trace step: claims in, verdicts out, tokens spent.
 """
 
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 
 from vlm_engine.agent.questions import ask_presence, ask_where, said_yes
 from vlm_engine.agent.trace import Trace
+from vlm_engine.agent.views import ViewsPolicy, fused_box, voted_yes
 from vlm_engine.agent.zoom import Draw
 from vlm_engine.backends.base import Backend, GenerationConfig, ImageInput, Prompt
 from vlm_engine.grounding import Box, zoom_view
@@ -118,13 +121,21 @@ def presence(
     source_size: tuple[float, float],
     trace: Trace,
     policy: VerifyPolicy | None = DEFAULT_VERIFY,
+    views: ViewsPolicy | None = None,
 ) -> list[PresenceAnswer]:
-    """Is each phrase in the image? Batched over phrases; with a policy, every "yes" is checked: the
-    model must point at the object and the pointed-at box must verify."""
+    """Is each phrase in the image? Batched over phrases (and, with `views`, asked on every view of the
+    image, a majority deciding); with a policy, every "yes" is checked: the model must point at the object
+    and the pointed-at box must verify."""
     with trace.step("ask_presence", phrases=list(phrases)) as step:
-        said = backend.generate([Prompt(ask_presence(p), images=(image,)) for p in phrases], YES_NO)
-        yes = [bool(said_yes(g.text)) for g in said]
-        step.tokens = sum(g.prompt_tokens + g.completion_tokens + g.visual_tokens for g in said)
+        questions = [ask_presence(p) for p in phrases]
+        if views is None:
+            said = backend.generate([Prompt(q, images=(image,)) for q in questions], YES_NO)
+            yes = [bool(said_yes(g.text)) for g in said]
+            step.tokens = sum(g.prompt_tokens + g.completion_tokens + g.visual_tokens for g in said)
+        else:
+            votes, step.tokens = voted_yes(backend, image, questions, YES_NO, views)
+            yes = [v.yes for v in votes]
+            step.outputs["votes"] = [f"{v.votes}/{v.views}" for v in votes]
         step.outputs["yes"] = yes
     if policy is None:
         return [PresenceAnswer(y, y, None, None) for y in yes]
@@ -132,9 +143,16 @@ def presence(
     if not asked:
         return [PresenceAnswer(False, False, None, None) for _ in phrases]
     with trace.step("ground_claims", phrases=[phrases[i] for i in asked]) as step:
-        pointed = backend.generate([Prompt(ask_where(phrases[i]), images=(image,)) for i in asked], ONE_BOX)
-        step.tokens = sum(g.prompt_tokens + g.completion_tokens + g.visual_tokens for g in pointed)
-        boxes = {i: (g.boxes[0].box if g.boxes else None) for i, g in zip(asked, pointed, strict=True)}
+        if views is None:
+            pointed = backend.generate(
+                [Prompt(ask_where(phrases[i]), images=(image,)) for i in asked], ONE_BOX
+            )
+            step.tokens = sum(g.prompt_tokens + g.completion_tokens + g.visual_tokens for g in pointed)
+            boxes = {i: (g.boxes[0].box if g.boxes else None) for i, g in zip(asked, pointed, strict=True)}
+        else:
+            fused = {i: fused_box(backend, image, ask_where(phrases[i]), ONE_BOX, views) for i in asked}
+            step.tokens = sum(f.tokens for f in fused.values())
+            boxes = {i: f.box for i, f in fused.items()}
         step.outputs["boxes"] = [None if b is None else b.as_list(1) for b in boxes.values()]
     checkable = [i for i in asked if boxes[i] is not None and boxes[i].area > 0]
     verdicts = dict(
