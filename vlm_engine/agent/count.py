@@ -5,6 +5,9 @@ Design choices:
   every box it states is a candidate; greedy NMS (`grounding.nms`, IoU `nms_iou`) removes the same object
   stated twice (earlier boxes first: a model lists what it is surest of first). The count is what is left,
   and the boxes are the answer's evidence.
+- With a `views` policy the question is asked on every view of the image (`views`, one batch) and the
+  count is the lower median of the views' counts; the evidence is the boxes of the first view (the image
+  itself first) that found that many. Held-out, 7-12 objects: 0.24 -> 0.39 exact (`bench_counting`).
 - `ask_count` is the direct way ("How many circles are there?"), kept as the comparison the benchmark
   prints (`bench/bench_counting.py`).
 - Both are trace steps with their prompts, outputs and tokens.
@@ -17,7 +20,8 @@ from dataclasses import dataclass
 
 from vlm_engine.agent.questions import ask_find_every, ask_how_many, singular
 from vlm_engine.agent.trace import Trace
-from vlm_engine.backends.base import Backend, GenerationConfig, ImageInput, Prompt
+from vlm_engine.agent.views import ViewsPolicy, views_of
+from vlm_engine.backends.base import Backend, Generation, GenerationConfig, ImageInput, Prompt
 from vlm_engine.grounding import Box, nms
 
 FIND_ALL = GenerationConfig(max_new_tokens=200)
@@ -34,17 +38,33 @@ class Counted:
 
 
 def count_by_grounding(
-    backend: Backend, image: ImageInput, phrase: str, trace: Trace, nms_iou: float = 0.5
+    backend: Backend,
+    image: ImageInput,
+    phrase: str,
+    trace: Trace,
+    nms_iou: float = 0.5,
+    views: ViewsPolicy | None = None,
 ) -> Counted:
     prompt = ask_find_every(phrase)
+    looks = [image] if views is None else views_of(image, views)
     with trace.step("count_by_grounding", prompt=prompt) as step:
-        [generation] = backend.generate([Prompt(prompt, images=(image,))], FIND_ALL)
-        boxes = [b.box for b in generation.boxes if b.box.area > 0]
-        kept = nms(boxes, [-float(i) for i in range(len(boxes))], nms_iou)
-        chosen = [boxes[i] for i in sorted(kept)]
-        step.tokens = generation.prompt_tokens + generation.completion_tokens + generation.visual_tokens
-        step.outputs.update(stated=len(generation.boxes), kept=len(chosen), label=singular(phrase))
-    return Counted(len(chosen), chosen, len(generation.boxes), generation.text)
+        generations = backend.generate([Prompt(prompt, images=(look,)) for look in looks], FIND_ALL)
+        found = [_distinct(g, nms_iou) for g in generations]
+        counts = sorted(len(boxes) for boxes in found)
+        chosen_count = counts[(len(counts) - 1) // 2]  # the (lower) median over the views
+        pick = next(i for i, boxes in enumerate(found) if len(boxes) == chosen_count)
+        step.tokens = sum(g.prompt_tokens + g.completion_tokens + g.visual_tokens for g in generations)
+        step.outputs.update(stated=len(generations[pick].boxes), kept=chosen_count, label=singular(phrase))
+        if views is not None:
+            step.outputs["counts"] = [len(boxes) for boxes in found]
+    return Counted(chosen_count, found[pick], len(generations[pick].boxes), generations[pick].text)
+
+
+def _distinct(generation: Generation, nms_iou: float) -> list[Box]:
+    """The boxes stated, in order, with the same object stated twice removed (greedy NMS)."""
+    boxes = [b.box for b in generation.boxes if b.box.area > 0]
+    kept = nms(boxes, [-float(i) for i in range(len(boxes))], nms_iou)
+    return [boxes[i] for i in sorted(kept)]
 
 
 def ask_count(backend: Backend, image: ImageInput, phrase: str, trace: Trace) -> int | None:

@@ -10,8 +10,9 @@ Design choices:
 - On an image with a backend, questions about what is in it are answered by the backend and checked:
   "Is there a X?" -> presence (a majority over several views of the image, `views`), every yes verified
   on a crop of the box the model points at (`verify`);
-  "How many X?" and the count task -> count by grounding (`count`); ground -> the box asked for, asked
-  again closer when it is small (`zoom.ask_closer`), then verified (a failing box is kept but flagged);
+  "How many X?" and the count task -> count by grounding (`count`, over the views); ground -> the box
+  asked for (fused over the views), asked again closer when it is small (`zoom.ask_closer`), then
+  verified (a failing box is kept but flagged);
   "Is the X left of the Y?" -> X and Y grounded the same way, each on its own, and the verdict is
   geometry on their two boxes (`grounding.relation_gap`), not a token the model writes.
 - A video needs a backend: coarse-to-fine frame search (`video`) answers with a (start, end) interval,
@@ -298,7 +299,7 @@ def _answer_picture(task, question, viewed: _Viewed, backend, options, trace) ->
     if task == "count" or (task == "qa" and count_target(question) is not None):
         phrase = count_target(question) or ground_target(question)
         with trace.step("answer_count", question=question, phrase=phrase) as record:
-            counted = count_by_grounding(backend, image, phrase, trace)
+            counted = count_by_grounding(backend, image, phrase, trace, views=options.views)
             evidence = [Evidence.from_box(b, *size, label=phrase) for b in counted.boxes]
             record.outputs.update(text=str(counted.count), evidence=len(evidence))
         return Answer(str(counted.count), evidence=evidence, fields={"count": counted.count})
