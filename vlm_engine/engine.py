@@ -2,9 +2,9 @@
 
 Design choices:
 - `run_task` is the stable seam between the service and the model side. By default it runs the agent
-  (`vlm_engine.agent.run_agent`): routing, tiled looks, zoomed re-reads, verification, counting by
-  grounding and coarse-to-fine video search, with the VLM `backend` the caller passes (none: the agent's
-  CPU tools only, text layer and OCR). `TaskOptions(engine="baseline")` selects the text-retrieval
+  (`vlm_engine.agent.run_agent`): routing, tiled looks, zoomed re-reads, an image asked on several views,
+  verification, counting by grounding, spatial relations read off two boxes and coarse-to-fine video
+  search, with the VLM `backend` the caller passes (none: the agent's CPU tools only, text layer and OCR). `TaskOptions(engine="baseline")` selects the text-retrieval
   baseline (`text_baseline`), kept as the comparison; a video with no backend is answered by it too (the
   agent searches video with a VLM only). `Answer.model` names what actually answered.
 - Input-caused failures raise `MediaError` (stable codes), bad agent input `AgentError`; `cancelled()` is
