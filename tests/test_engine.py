@@ -131,3 +131,24 @@ def test_a_backend_passed_in_answers_picture_questions(tmp_path):
     assert answer.text == "yes" and answer.model == "sightline-agent + scripted"
     assert Box(*answer.evidence[0].bbox).iou(Box(30, 20, 60, 50)) > 0.9
     assert counted.text == "1" and seen == [(0, 1), (1, 1)]
+
+
+def test_views_can_be_turned_off(tmp_path):
+    pixels = np.full((100, 160, 3), 30, np.uint8)
+    pixels[20:50, 30:60] = (235, 20, 20)
+    path = tmp_path / "red.png"
+    Image.fromarray(pixels).save(path)
+    with OpenAITestServer(reply=red_seer()) as server:
+        backend = OpenAIBackend("scripted", server.base_url, max_retries=0)
+        fused = run_task(TaskRequest("ground", str(path), "red square"), backend=backend)
+        calls = len(server.requests)
+        one = run_task(
+            TaskRequest("ground", str(path), "red square", options=TaskOptions(views=False)), backend=backend
+        )
+        one_calls = len(server.requests) - calls
+    [fused_step] = [s for s in fused.trace if s.tool == "ground"]
+    [one_step] = [s for s in one.trace if s.tool == "ground"]
+    assert fused_step.outputs["views"] == 10 and "views" not in one_step.outputs
+    assert one_calls < calls - 8  # the ground step alone asked nine more times with views on
+    for answer in (fused, one):
+        assert Box(*answer.evidence[0].bbox).iou(Box(30, 20, 60, 50)) > 0.9

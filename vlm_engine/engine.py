@@ -4,9 +4,10 @@ Design choices:
 - `run_task` is the stable seam between the service and the model side. By default it runs the agent
   (`vlm_engine.agent.run_agent`): routing, tiled looks, zoomed re-reads, an image asked on several views,
   verification, counting by grounding, spatial relations read off two boxes and coarse-to-fine video
-  search, with the VLM `backend` the caller passes (none: the agent's CPU tools only, text layer and OCR). `TaskOptions(engine="baseline")` selects the text-retrieval
-  baseline (`text_baseline`), kept as the comparison; a video with no backend is answered by it too (the
-  agent searches video with a VLM only). `Answer.model` names what actually answered.
+  search, with the VLM `backend` the caller passes (none: the agent's CPU tools only, text layer and OCR).
+  `TaskOptions(engine="baseline")` selects the text-retrieval baseline (`text_baseline`), kept as the
+  comparison; a video with no backend is answered by it too (the agent searches video with a VLM only).
+  `Answer.model` names what actually answered.
 - Input-caused failures raise `MediaError` (stable codes), bad agent input `AgentError`; `cancelled()` is
   honoured between pages or frames by raising `Cancelled`; `progress(done, total)` reports pages or frames.
 - Every step goes into the answer's trace with its duration.
@@ -40,6 +41,7 @@ class TaskOptions:
     page_budget: int | None = None
     visual_token_budget: int | None = None
     frame_budget: int | None = None  # frames a video search may look at
+    views: bool = True  # images: several views fused (`agent.views`); False: one look
     engine: str = "agent"  # "agent", or "baseline": the text-retrieval baseline, for comparison
 
 
@@ -75,6 +77,7 @@ def run_task(
         visual_token_budget=options.visual_token_budget,
         pages=options.pages,
         password=request.password,
+        views=defaults.views if options.views else None,
         video=VideoSearchOptions(
             frame_budget=options.frame_budget or defaults.video.frame_budget, window=options.time_window
         ),

@@ -57,6 +57,7 @@ def _request(job: Job, document: Document, path: str) -> TaskRequest:
             time_window=tuple(options["time_window"]) if options.get("time_window") else None,
             page_budget=options.get("page_budget"),
             visual_token_budget=options.get("visual_token_budget"),
+            views=options.get("views", True),
         ),
     )
 

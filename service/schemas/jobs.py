@@ -33,6 +33,11 @@ class JobOptions(BaseModel):
     )
     page_budget: int | None = Field(None, ge=1, description="At most this many pages looked at")
     visual_token_budget: int | None = Field(None, ge=1, description="At most this many visual tokens")
+    views: bool = Field(
+        True,
+        description="Images: ask the model on ten shifted and mirrored views and fuse the answers (boxes by "
+        "median, yes/no by majority); about 10x the model calls for grounding, presence and counting",
+    )
     priority: int = Field(5, ge=0, le=9, description="0 (lowest) to 9 (most urgent)")
 
     @model_validator(mode="after")

@@ -34,6 +34,7 @@ def test_a_job_is_queued_and_sent(client, key, settings, document):
     job = response.json()
     assert job["status"] == "queued" and job["result"] is None and job["attempts"] == 0
     assert job["options"]["pages"] == [0, 0] and "priority" not in job["options"]
+    assert job["options"]["views"] is True  # images are asked on several views unless turned off
     assert response.headers["location"] == f"/v1/jobs/{job['id']}"
     assert len(queued_messages(settings)) == before + 1
     assert client.get(f"/v1/jobs/{job['id']}", headers=auth(key)).json() == job

@@ -104,6 +104,16 @@ def test_bad_input_at_inference_fails_with_its_code(rt, tmp_path):
     assert job_row(rt, job_id).error_code == "out_of_range"
 
 
+def test_job_options_reach_the_engine(rt, tmp_path):
+    document = add_document(rt, text_pdf(tmp_path / "doc.pdf", pages=2))
+    with rt.sessions() as session:
+        for options, views in (({"views": False, "page_budget": 1}, False), ({}, True)):
+            job = session.get(Job, add_job(rt, document.id, options=options))
+            request = workers.infer._request(job, document, "doc.pdf")
+            assert request.options.views is views
+            assert request.options.page_budget == options.get("page_budget")
+
+
 def test_transient_errors_retry_with_backoff_then_fail(rt, settings, tmp_path, monkeypatch):
     document = add_document(rt, text_pdf(tmp_path / "doc.pdf", pages=1))
     ingest_document(document.id)
