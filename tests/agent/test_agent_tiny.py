@@ -57,7 +57,9 @@ def test_verification_only_removes_yeses(tiny, tmp_path):
         plain = run_agent(
             "qa", path, question=sample.question, backend=tiny, options=AgentOptions(verify=None)
         )
-        checked = run_agent("qa", path, question=sample.question, backend=tiny)
+        checked = run_agent(
+            "qa", path, question=sample.question, backend=tiny, options=AgentOptions(verify_presence=True)
+        )
         assert checked.fields["model_said"] == (plain.text == "yes")
         assert checked.text == "no" or plain.text == "yes"
         if checked.text == "yes":

@@ -38,8 +38,9 @@ def test_a_hallucinated_yes_is_dropped_and_a_real_one_kept(tmp_path):
     with OpenAITestServer(reply=red_seer(always_yes=True)) as server:
         backend = OpenAIBackend("scripted", server.base_url, max_retries=0)
         plain = run_agent("qa", absent, question=question, backend=backend, options=AgentOptions(verify=None))
-        checked = run_agent("qa", absent, question=question, backend=backend)
-        real = run_agent("qa", present, question=question, backend=backend)
+        checking = AgentOptions(verify_presence=True)
+        checked = run_agent("qa", absent, question=question, backend=backend, options=checking)
+        real = run_agent("qa", present, question=question, backend=backend, options=checking)
     assert plain.text == "yes"  # the model's own answer
     assert checked.text == "no" and checked.fields["model_said"] is True and not checked.evidence
     assert [s.tool for s in checked.trace][-3:] == ["ask_presence", "ground_claims", "answer_presence"]
@@ -74,3 +75,17 @@ def test_ground_on_an_image_returns_a_verified_box_in_pixels(tmp_path):
     assert evidence.bbox_norm == pytest.approx([40 / 300, 60 / 200, 80 / 300, 100 / 200], abs=2e-3)
     tools = [s.tool for s in answer.trace]
     assert tools == ["read_image", "ground", "verify", "answer_ground"]  # big enough: no zoom
+
+
+def test_by_default_a_yes_is_pointed_at_but_not_checked_on_a_crop(tmp_path):
+    present, _ = picture(tmp_path, red=True)
+    with OpenAITestServer(reply=red_seer()) as server:
+        backend = OpenAIBackend("scripted", server.base_url, max_retries=0)
+        answer = run_agent("qa", present, question="Is there a red square in the image?", backend=backend)
+    assert answer.text == "yes" and answer.fields["model_said"] is True
+    [evidence] = answer.evidence
+    assert Box(*evidence.bbox).iou(RED) > 0.9 and evidence.score is None and evidence.label == "red square"
+    tools = [s.tool for s in answer.trace]
+    assert "verify" not in tools and tools[-3:] == ["ask_presence", "ground_claims", "answer_presence"]
+    [asked] = [s for s in answer.trace if s.tool == "ask_presence"]
+    assert asked.outputs["votes"] == ["10/10"]  # every view said yes

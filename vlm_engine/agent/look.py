@@ -90,15 +90,15 @@ def look(
     answered = [
         (kind, g)
         for kind, g in zip(kinds, generations, strict=True)
-        if _answer_text(g).upper() not in ("", NONE_ANSWER)
+        if answer_text(g).upper() not in ("", NONE_ANSWER)
     ]
     answered.sort(key=lambda kg: (kg[0] is TileKind.THUMBNAIL, not kg[1].boxes))
-    text = _answer_text(answered[0][1]) if answered else ""
+    text = answer_text(answered[0][1]) if answered else ""
     word_boxes = [b for line in words for b in line.word_boxes]
     word_texts = [w for line in words for w in line.words]
     evidence = []
     for _, generation in answered:
-        if _answer_text(generation) != text:
+        if answer_text(generation) != text:
             continue
         for source_box in generation.boxes:
             box, quoted = source_box.box, ""
@@ -117,7 +117,7 @@ def look(
     )
 
 
-def _answer_text(generation: Generation) -> str:
+def answer_text(generation: Generation) -> str:
     """The answer a model wrote, without box markup (tags, coordinate lists), as plain capped text."""
     return clean_text(_MARKUP.sub(" ", generation.text), MAX_ANSWER_CHARS).strip(" ,.:;")
 

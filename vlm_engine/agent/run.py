@@ -8,13 +8,14 @@ Design choices:
   standing alone), ground and count by phrase over the viewed words, extract through the field finders,
   describe from the first lines.
 - On an image with a backend, questions about what is in it are answered by the backend and checked:
-  "Is there a X?" -> presence (a majority over several views of the image, `views`), every yes verified
-  on a crop of the box the model points at (`verify`);
+  "Is there a X?" -> presence (a majority over several views of the image, `views`), every yes pointed
+  at for its evidence (and verified on a crop of that box under `verify_presence`);
   "How many X?" and the count task -> count by grounding (`count`, over the views); ground -> the box
   asked for (fused over the views), asked again closer when it is small (`zoom.ask_closer`), then
   verified (a failing box is kept but flagged);
   "Is the X left of the Y?" -> X and Y grounded the same way, each on its own, and the verdict is
-  geometry on their two boxes (`grounding.relation_gap`), not a token the model writes.
+  geometry on their two boxes (`grounding.relation_gap`), not a token the model writes; any other
+  question on an image that fits in one tile is asked as it is of the whole picture (a chart's value).
 - A video needs a backend: coarse-to-fine frame search (`video`) answers with a (start, end) interval,
   timestamps and boxes.
 - Every tool call is a step of the trace returned with the answer; usage counts pages or frames viewed,
@@ -38,8 +39,8 @@ from vlm_engine.agent import zoom as zoom_tool
 from vlm_engine.agent.count import count_by_grounding
 from vlm_engine.agent.errors import AgentError, AgentErrorCode
 from vlm_engine.agent.extract import extract_fields, line_evidence
-from vlm_engine.agent.guard import MAX_ANSWER_CHARS, check_question, clean_text, parse_schema
-from vlm_engine.agent.look import Look, image_tiles, look, page_tiles
+from vlm_engine.agent.guard import DATA_NOTICE, MAX_ANSWER_CHARS, check_question, clean_text, parse_schema
+from vlm_engine.agent.look import Look, answer_text, image_tiles, look, page_tiles
 from vlm_engine.agent.questions import (
     ask_where,
     count_target,
@@ -67,6 +68,7 @@ AGENT_TASKS = ("qa", "ground", "count", "extract", "describe", "video_qa")
 MODEL_NAME = "sightline-agent (routing + text layer/OCR field finders, no VLM)"
 SMALL_BOX = 0.125  # a grounded box under this share of the image's shorter side is asked again closer
 ONE_BOX = GenerationConfig(max_new_tokens=24)
+PLAIN = GenerationConfig(max_new_tokens=128)  # room for a dozen boxes
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,7 @@ class AgentOptions:
     verify: VerifyPolicy | None = DEFAULT_VERIFY  # None: claims are not checked
     video: VideoSearchOptions = DEFAULT_VIDEO_SEARCH
     views: ViewsPolicy | None = DEFAULT_VIEWS  # None: an image is grounded and asked yes/no on one look
+    verify_presence: bool = False  # a presence "yes" must also pass `verify` (costs half the recall here)
 
 
 @dataclass
@@ -286,11 +289,12 @@ def _answer_picture(task, question, viewed: _Viewed, backend, options, trace) ->
     size = (float(image.view.width), float(image.view.height))
     if task == "qa" and (phrase := presence_target(question)) is not None:
         with trace.step("answer_presence", question=question, phrase=phrase) as record:
-            [said] = presence(backend, image, [phrase], draw, size, trace, options.verify, options.views)
+            check = options.verify if options.verify_presence else None
+            [said] = presence(backend, image, [phrase], draw, size, trace, check, options.views)
             evidence = []
             if said.box is not None:
                 passed = said.verdict is not None and said.verdict.passed
-                label = phrase if passed or options.verify is None else f"unverified: {phrase}"
+                label = phrase if passed or check is None else f"unverified: {phrase}"
                 score = None if said.verdict is None else float(passed)
                 evidence.append(Evidence.from_box(said.box, *size, label=label, score=score))
             text = "yes" if said.yes else "no"
@@ -314,7 +318,25 @@ def _answer_picture(task, question, viewed: _Viewed, backend, options, trace) ->
             )
             record.outputs.update(found=box is not None, evidence=[e.label for e in evidence])
         return Answer(phrase if evidence else "", evidence=evidence)
+    if task == "qa" and len(viewed.tiles[None][1]) == 1:
+        return _ask_whole_picture(backend, image, question, size, trace)
     return None
+
+
+def _ask_whole_picture(backend, image, question, size, trace) -> Answer:
+    """A question no route knows, on an image that fits in one tile, asked as it is of the whole picture:
+    no tile can miss the answer, so the tiles' NONE protocol has nothing to add (and a model trained on
+    plain questions, like the shipped one, does not know it)."""
+    with trace.step("ask", question=question) as record:
+        [generation] = backend.generate([Prompt(question, images=(image,), system=DATA_NOTICE)], PLAIN)
+        record.tokens = generation.prompt_tokens + generation.completion_tokens + generation.visual_tokens
+        text = answer_text(generation)
+        evidence = [
+            Evidence.from_box(b.box, *size, label=clean_text(b.label or question, 200))
+            for b in generation.boxes
+        ]
+        record.outputs.update(text=text, boxes=len(evidence))
+    return Answer(text, evidence=evidence)
 
 
 def _answer_relation(backend, image, related, draw, size, options, trace) -> Answer:

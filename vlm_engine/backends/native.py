@@ -13,6 +13,10 @@ Design choices:
 - The context window bounds the work: a prompt longer than the window raises; otherwise `max_new_tokens`
   is cut to what the window has room for (the row then finishes with "length").
 - `from_pretrained` loads a checkpoint directory once per process and device (a small cache by path).
+- A prompt's system line is not shown to the model: the recipe trains no system turn (`train/batches`
+  encodes every prompt without one), so one is text the model has never learnt to read. Measured: the
+  agent's data notice as a system line cut the shipped model's chart answers from 0.46 to 0.22 within 5%
+  (100 held-out questions). The guard's notice is for backends that follow instructions.
 """
 
 from __future__ import annotations
@@ -116,9 +120,7 @@ class NativeBackend:
             taken += len(prompt.images)
             visual.append(torch.cat(rows) if rows else self._no_image())
         placeholders = self.model.image_placeholders
-        ids = [
-            encode_prompt(self.tokenizer, p.text, [placeholders] * len(p.images), p.system) for p in prompts
-        ]
+        ids = [encode_prompt(self.tokenizer, p.text, [placeholders] * len(p.images)) for p in prompts]
         room = self.model.config.language.max_position - max(len(row) for row in ids)
         if room < 1:
             raise ValueError(f"a prompt of {max(len(r) for r in ids)} tokens fills the context window")

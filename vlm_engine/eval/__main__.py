@@ -1,10 +1,12 @@
 """`python -m vlm_engine.eval --suite receipts|synthetic ...`: run one evaluation suite, print its table.
 
   --suite receipts --data DIR [--backend KIND:MODEL] [--limit N] [--json OUT]
-  --suite synthetic (--model DIR | --backend KIND:MODEL) --n N [--seed S] [--json OUT]
+  --suite synthetic (--model DIR | --backend KIND:MODEL) --n N [--seed S] [--agent] [--json OUT]
 
 `--backend` names a backend for `vlm_engine.backends.registry.load_backend` as KIND:MODEL (e.g.
-`hf:/models/qwen2-vl`); `--model DIR` is the project's own checkpoint (the native backend).
+`hf:/models/qwen2-vl`); `--model DIR` is the project's own checkpoint (the native backend). `--agent` asks
+the same held-out questions through the agent (`run_agent` on image files, its default options) and
+prints its table beside the bare model's.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--n", type=int, help="synthetic: how many samples")
     parser.add_argument("--seed", type=int, default=0, help="synthetic: the sample seed")
     parser.add_argument("--limit", type=int, help="receipts: only the first N")
+    parser.add_argument(
+        "--agent", action="store_true", help="synthetic: also ask through the agent, side by side"
+    )
     parser.add_argument("--json", type=Path, help="also write the result as JSON here")
     return parser
 
@@ -79,7 +84,13 @@ def main(argv: list[str] | None = None) -> int:
         else:
             backend = _backend(args.backend, parser)
         result = synthetic.run(backend, n=args.n, seed=args.seed)
-        table = synthetic.format_table(result)
+        if args.agent:
+            from vlm_engine.eval import through_agent
+
+            result = {"model": result, "agent": through_agent.run(backend, n=args.n, seed=args.seed)}
+            table = synthetic.format_table(result["model"], result["agent"])
+        else:
+            table = synthetic.format_table(result)
     print(table)
     if args.json is not None:
         args.json.write_text(json.dumps(_jsonable(result), indent=2, default=str) + "\n", encoding="utf-8")
