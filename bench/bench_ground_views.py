@@ -23,10 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from PIL import Image
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.side_by_side import print_ways, write_pictures
 from vlm_engine.agent import AgentOptions, run_agent
 from vlm_engine.backends.native import NativeBackend
 from vlm_engine.eval.synthetic import held_out_sets
@@ -70,23 +69,10 @@ def main() -> int:
     else:
         samples = held_out_sets(args.n, args.seed, ("ground",))["ground"]
     with tempfile.TemporaryDirectory() as folder:
-        paths = []
-        for i, sample in enumerate(samples):
-            paths.append(f"{folder}/{i}.png")
-            Image.fromarray(sample.pictures[0].pixels).save(paths[-1])
+        paths = write_pictures(samples, folder)
         rows = {name: way(backend, samples, paths, options) for name, options in WAYS.items()}
-    columns = ("Acc@0.5", "mean IoU", "s/question", "tokens")
-    width = max(map(len, rows))
-    print(f"{len(samples)} {args.split} grounding questions, seed {args.seed}, {args.model}")
-    print("way".ljust(width) + "".join(c.rjust(12) for c in columns))
-    for name, figures in rows.items():
-        print(name.ljust(width) + "".join(f"{figures[c]:12.3f}" for c in columns))
-    base = rows["(a) one look"]
-    for name, figures in list(rows.items())[1:]:
-        print(
-            f"{name[:3]} / (a): Acc@0.5 {figures['Acc@0.5'] / base['Acc@0.5']:.2f}x, "
-            f"time {figures['s/question'] / base['s/question']:.2f}x, tokens {figures['tokens'] / base['tokens']:.2f}x"
-        )
+    title = f"{len(samples)} {args.split} grounding questions, seed {args.seed}, {args.model}"
+    print_ways(title, rows, ("Acc@0.5", "mean IoU", "s/question", "tokens"), "Acc@0.5")
     return 0
 
 

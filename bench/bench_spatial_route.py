@@ -26,10 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from PIL import Image
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.side_by_side import print_ways, write_pictures
 from vlm_engine.agent import AgentOptions, run_agent
 from vlm_engine.backends.base import GenerationConfig, ImageInput, Prompt
 from vlm_engine.backends.native import NativeBackend
@@ -79,10 +78,7 @@ def main() -> int:
     backend = NativeBackend.from_pretrained(args.model)
     samples = held_out_sets(args.n, args.seed, ("spatial",))["spatial"]
     with tempfile.TemporaryDirectory() as folder:
-        paths = []
-        for i, sample in enumerate(samples):
-            paths.append(f"{folder}/{i}.png")
-            Image.fromarray(sample.pictures[0].pixels).save(paths[-1])
+        paths = write_pictures(samples, folder)
         rows = {
             "(a) model's own verdict": model_way(backend, samples),
             "(b) agent, one look": agent_way(
@@ -90,18 +86,8 @@ def main() -> int:
             ),
             "(c) agent, defaults": agent_way(backend, samples, paths, AgentOptions()),
         }
-    columns = ("accuracy", "s/question", "tokens", "unknown")
-    width = max(map(len, rows))
-    print(f"{len(samples)} held-out spatial questions, seed {args.seed}, {args.model}")
-    print("way".ljust(width) + "".join(c.rjust(12) for c in columns))
-    for name, figures in rows.items():
-        print(name.ljust(width) + "".join(f"{figures[c]:12.3f}" for c in columns))
-    base = rows["(a) model's own verdict"]
-    for name, figures in list(rows.items())[1:]:
-        print(
-            f"{name[:3]} / (a): accuracy {figures['accuracy'] / base['accuracy']:.2f}x, "
-            f"time {figures['s/question'] / base['s/question']:.2f}x, tokens {figures['tokens'] / base['tokens']:.2f}x"
-        )
+    title = f"{len(samples)} held-out spatial questions, seed {args.seed}, {args.model}"
+    print_ways(title, rows, ("accuracy", "s/question", "tokens", "unknown"), "accuracy")
     return 0
 
 

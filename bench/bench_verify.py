@@ -13,8 +13,10 @@ Ways, same backend, same questions:
     side), says yes again and points at the same place (IoU >= 0.3); also with the crop's yes alone (no
     re-grounding), and with a wide crop (2 box sizes on each side: objects as large as in training).
 (b') views: the yes/no asked on ten views of the picture (eight shifts of 1/16 of its side and the mirror
-    image, `vlm_engine.agent.views`), yes when more than half say yes; alone, and followed by (b)'s
-    verification with the claim's box fused over the views (what `run_agent` does by default).
+    image, `vlm_engine.agent.views`), yes when more than half say yes; alone (what `run_agent` does by
+    default), and followed by (b)'s verification with the claim's box fused over the views (what it does
+    under `AgentOptions(verify_presence=True)`).
+Every way points at each yes ("Where is the red circle?"): the box is the answer's evidence.
 (c) plain at matched recall: verification lowers recall as well as hallucinations, so the fair comparison
     is the plain model made just as cautious. Its yes-confidence is the share of `--samples` sampled
     answers (temperature 1) that say yes; answering yes above a threshold gives a recall/hallucination
@@ -88,8 +90,8 @@ def main() -> int:
         "verified": (VerifyPolicy(), None),
         "verified, crop yes only": (VerifyPolicy(require_reground=False), None),
         "verified, wide crop": (VerifyPolicy(context=2.0), None),
-        "views (majority of 10)": (None, ViewsPolicy()),
-        "views + verified (agent default)": (VerifyPolicy(), ViewsPolicy()),
+        "views (agent default)": (None, ViewsPolicy()),
+        "views + verified (verify_presence)": (VerifyPolicy(), ViewsPolicy()),
     }
     for name, (policy, views) in ways.items():
         started = time.perf_counter()

@@ -112,19 +112,23 @@ def test_scanned_receipt_is_read_by_ocr(corpus_dir):
     assert ev.page is None and ev.bbox[2] > ev.bbox[0]
 
 
-def test_a_backend_passed_in_answers_picture_questions(tmp_path):
+def red_square_png(tmp_path) -> str:
+    """A 160 x 100 picture with a red square at (30, 20, 60, 50)."""
     pixels = np.full((100, 160, 3), 30, np.uint8)
     pixels[20:50, 30:60] = (235, 20, 20)
     path = tmp_path / "red.png"
     Image.fromarray(pixels).save(path)
+    return str(path)
+
+
+def test_a_backend_passed_in_answers_picture_questions(tmp_path):
+    path = red_square_png(tmp_path)
     with OpenAITestServer(reply=red_seer()) as server:
         backend = OpenAIBackend("scripted", server.base_url, max_retries=0)
-        answer = run_task(
-            TaskRequest("qa", str(path), "Is there a red square in the image?"), backend=backend
-        )
+        answer = run_task(TaskRequest("qa", path, "Is there a red square in the image?"), backend=backend)
         seen = []
         counted = run_task(
-            TaskRequest("count", str(path), "red squares"),
+            TaskRequest("count", path, "red squares"),
             backend=backend,
             progress=lambda d, t: seen.append((d, t)),
         )
@@ -134,16 +138,13 @@ def test_a_backend_passed_in_answers_picture_questions(tmp_path):
 
 
 def test_views_can_be_turned_off(tmp_path):
-    pixels = np.full((100, 160, 3), 30, np.uint8)
-    pixels[20:50, 30:60] = (235, 20, 20)
-    path = tmp_path / "red.png"
-    Image.fromarray(pixels).save(path)
+    path = red_square_png(tmp_path)
     with OpenAITestServer(reply=red_seer()) as server:
         backend = OpenAIBackend("scripted", server.base_url, max_retries=0)
-        fused = run_task(TaskRequest("ground", str(path), "red square"), backend=backend)
+        fused = run_task(TaskRequest("ground", path, "red square"), backend=backend)
         calls = len(server.requests)
         one = run_task(
-            TaskRequest("ground", str(path), "red square", options=TaskOptions(views=False)), backend=backend
+            TaskRequest("ground", path, "red square", options=TaskOptions(views=False)), backend=backend
         )
         one_calls = len(server.requests) - calls
     [fused_step] = [s for s in fused.trace if s.tool == "ground"]
