@@ -28,6 +28,7 @@ def test_true_answers_score_perfectly(sets):
     assert metrics["hallucination_rate"] == 0.0
     assert metrics["temporal_mean_iou"] == pytest.approx(1.0)
     assert 0.3 < metrics["pope_yes_ratio"] < 0.7
+    assert metrics["pope_true_yes_share"] == metrics["pope_yes_ratio"]  # true answers: yes exactly when true
 
 
 def test_rejected_answers_score_badly(sets):

@@ -6,7 +6,8 @@ Design choices:
   `ImageInput`s whose view is the picture itself, so boxes come back in picture pixels, the truth's units.
 - Scores: grounding Acc@0.5 (IoU of the first box), counting exact match by bucket (1-3, 4-6, 7-12),
   POPE-style accuracy, F1 of "yes", yes-ratio and per-subset accuracy, and the hallucination rate (share of
-  absent objects answered "yes"), spatial accuracy, chart values within 5% (relative, as ChartQA's relaxed
+  absent objects answered "yes"); the set's own share of "yes" questions is printed beside the yes-ratio
+  (each question is a coin flip, so a set of 100 holds 0.39-0.55 "yes": a perfect model's yes-ratio), spatial accuracy, chart values within 5% (relative, as ChartQA's relaxed
   accuracy), temporal IoU of the stated window.
 - Answers are read leniently (the first number, a leading yes/no after any evidence boxes, the first
   box): the suite scores what the model knows, not its punctuation.
@@ -113,6 +114,7 @@ def summarise(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         out["pope_accuracy"] = _mean([r["correct"] for r in pope])
         out["pope_f1"] = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         out["pope_yes_ratio"] = _mean(said_yes)
+        out["pope_true_yes_share"] = _mean([r["truth"] == "yes" for r in pope])  # the set's own balance
         out["hallucination_rate"] = _mean([r["said"] == "yes" for r in pope if r["truth"] == "no"])
         for subset in ("random", "popular", "adversarial"):
             chosen = [r["correct"] for r in pope if r["subset"] == subset]
