@@ -5,8 +5,8 @@
 
 `--backend` names a backend for `vlm_engine.backends.registry.load_backend` as KIND:MODEL (e.g.
 `hf:/models/qwen2-vl`); `--model DIR` is the project's own checkpoint (the native backend). `--agent` asks
-the same held-out questions through the agent (`run_agent` on image files, its default options) and
-prints its table beside the bare model's.
+the same held-out questions through the agent (`run_agent` on image and video files, its default
+options) and prints its table beside the bare model's.
 """
 
 from __future__ import annotations

@@ -3,13 +3,15 @@ request would be, scored by the same rules as the bare model.
 
 Design choices:
 - The questions are the full suite's own (same seeds, same sets), so the two tables compare line by line.
-- Each picture is written to a PNG and the agent runs on the file with its default options (views, zoom,
-  verification) unless told otherwise: what the service answers, not what the model says in one look.
+- Each picture is written to a PNG, and each temporal question's frames to an H.264 clip at one frame a
+  second (the times the question names), and the agent runs on the file with its default options (views,
+  zoom, verification, frame search) unless told otherwise: what the service answers, not what the model
+  says in one look.
 - The agent's `Answer` is read as a generation (its text, its evidence boxes in source units: here the
   picture's pixels, the truth's units), so `synthetic.score` and `summarise` apply unchanged.
 - Tasks: grounding goes to the agent's `ground` task; counting, presence, spatial, chart and find-all
   questions to `qa`, which routes them (count by grounding, presence over views, two boxes for a spatial
-  relation, one look for the rest). Temporal questions are frame lists, not video files, and are not run.
+  relation, one look for the rest); temporal questions to `video_qa` (coarse-to-fine frame search).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import av
 from PIL import Image
 
 from vlm_engine.agent import AgentOptions, run_agent
@@ -27,10 +30,12 @@ from vlm_engine.answer import Answer
 from vlm_engine.backends.base import Backend, Generation, SourceBox
 from vlm_engine.eval.synthetic import TASKS, held_out_sets, score, summarise
 from vlm_engine.grounding import Box
+from vlm_engine.train.data import Sample
 
 logger = logging.getLogger(__name__)
 
-AGENT_TASKS = ("ground", "count", "presence", "spatial", "chart_value", "find_all")
+AGENT_TASKS = TASKS
+CLIP_FPS = 1  # the temporal questions name their frames at 0 s, 1 s, ...
 
 
 def as_generation(answer: Answer) -> Generation:
@@ -48,7 +53,7 @@ def run(
     """Like `synthetic.run`, through `run_agent`. Returns {"metrics", "records", "model", "n", "seed"}."""
     unknown = sorted(set(tasks) - set(AGENT_TASKS))
     if unknown:
-        raise ValueError(f"not run through the agent: {', '.join(unknown)}; known: {', '.join(AGENT_TASKS)}")
+        raise ValueError(f"unknown tasks: {', '.join(unknown)}; known: {', '.join(AGENT_TASKS)}")
     options = options or AgentOptions()
     records = []
     with tempfile.TemporaryDirectory(prefix="sightline-eval-") as folder:
@@ -57,10 +62,9 @@ def run(
         sets = {task: samples for task, samples in held_out_sets(n, seed, TASKS).items() if task in tasks}
         for task, samples in sets.items():
             for i, sample in enumerate(samples):
-                path = Path(folder) / f"{task}-{i}.png"
-                Image.fromarray(sample.pictures[0].pixels).save(path)
+                path = _write_source(sample, Path(folder) / f"{task}-{i}")
                 answer = run_agent(
-                    "ground" if task == "ground" else "qa",
+                    {"ground": "ground", "temporal": "video_qa"}.get(task, "qa"),
                     str(path),
                     question=sample.question,
                     backend=backend,
@@ -70,3 +74,21 @@ def run(
             logger.info("synthetic eval through the agent: %s done (%d samples)", task, len(samples))
     model = f"{backend.name} + agent"  # the suffix survives the table's cut to the last 28 characters
     return {"model": model, "n": n, "seed": seed, "metrics": summarise(records), "records": records}
+
+
+def _write_source(sample: Sample, stem: Path) -> Path:
+    """The file a user would upload: a PNG of the picture, or an H.264 clip of a temporal question's frames."""
+    if sample.task != "temporal":
+        path = stem.with_suffix(".png")
+        Image.fromarray(sample.pictures[0].pixels).save(path)
+        return path
+    path = stem.with_suffix(".mp4")
+    height, width = sample.pictures[0].pixels.shape[:2]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=CLIP_FPS)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"crf": "12"}  # near-lossless: the shades the model reads survive
+        for picture in sample.pictures:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(picture.pixels, format="rgb24")))
+        container.mux(stream.encode())
+    return path
