@@ -166,3 +166,25 @@ def test_image_only_pages_are_routed_by_thumbnail_with_a_backend(tmp_path):
     assert answer.text == "red square" and answer.evidence[0].page == 4
     # the block fills (200..300, 133..213) of the page in points: the image is scaled 1x into its rectangle
     assert union_all([Box(*e.bbox) for e in answer.evidence]).iou(Box(200, 200, 300, 280)) > 0.8
+
+
+def test_a_small_image_is_asked_plainly_and_an_empty_reply_falls_back_to_its_words(tmp_path):
+    pixmap = pymupdf.open()
+    page = pixmap.new_page(width=240, height=240)  # square and small: one tile
+    page.insert_text((20, 130), "TOTAL 42.00", fontsize=32)
+    rendered = page.get_pixmap()
+    picture = Image.frombytes("RGB", (rendered.width, rendered.height), rendered.samples)
+    path = tmp_path / "total.png"
+    picture.save(path)
+    asked = []
+
+    def reply(body: dict) -> str:
+        asked.append(" ".join(p["text"] for p in body["messages"][-1]["content"] if p["type"] == "text"))
+        return "" if len(asked) == 1 else "NONE"  # the plain question first, then the tiles
+
+    with OpenAITestServer(reply=reply) as server:
+        backend = OpenAIBackend("scripted", server.base_url, max_retries=0)
+        answer = run_agent("qa", str(path), question="What is the total?", backend=backend)
+    assert asked[0] == "What is the total?"  # asked as it is, on the whole picture
+    assert "42.00" in answer.text  # the reply was empty: the answer comes from the words OCR read
+    assert [s.tool for s in answer.trace][:2] == ["read_image", "ask"]

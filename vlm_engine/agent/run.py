@@ -323,10 +323,11 @@ def _answer_picture(task, question, viewed: _Viewed, backend, options, trace) ->
     return None
 
 
-def _ask_whole_picture(backend, image, question, size, trace) -> Answer:
+def _ask_whole_picture(backend, image, question, size, trace) -> Answer | None:
     """A question no route knows, on an image that fits in one tile, asked as it is of the whole picture:
     no tile can miss the answer, so the tiles' NONE protocol has nothing to add (and a model trained on
-    plain questions, like the shipped one, does not know it)."""
+    plain questions, like the shipped one, does not know it). None when the reply is empty: the caller
+    then answers from the image's words."""
     with trace.step("ask", question=question) as record:
         [generation] = backend.generate([Prompt(question, images=(image,), system=DATA_NOTICE)], PLAIN)
         record.tokens = generation.prompt_tokens + generation.completion_tokens + generation.visual_tokens
@@ -336,7 +337,7 @@ def _ask_whole_picture(backend, image, question, size, trace) -> Answer:
             for b in generation.boxes
         ]
         record.outputs.update(text=text, boxes=len(evidence))
-    return Answer(text, evidence=evidence)
+    return Answer(text, evidence=evidence) if text or evidence else None
 
 
 def _answer_relation(backend, image, related, draw, size, options, trace) -> Answer:
