@@ -30,7 +30,7 @@ def test_every_agent_task_is_scored_and_spatial_beats_the_model(tiny):
     for name in ("grounding_acc@0.5", "counting_exact", "pope_f1", "spatial_accuracy", "chart_within_5pct"):
         assert 0.0 <= metrics[name] <= 1.0, name
     assert "count_by_grounding_exact" in metrics and metrics["temporal_mean_iou"] >= TEMPORAL_IOU
-    assert len(agent["records"]) == 16 * len(through_agent.AGENT_TASKS)
+    assert len(agent["records"]) == 16 * len(synthetic.TASKS)
     assert metrics["spatial_accuracy"] >= SPATIAL_THROUGH_AGENT
     assert metrics["spatial_accuracy"] > model["metrics"]["spatial_accuracy"]
     with pytest.raises(ValueError, match="unknown tasks: tempo"):

@@ -46,7 +46,7 @@ def count_by_grounding(
     views: ViewsPolicy | None = None,
 ) -> Counted:
     prompt = ask_find_every(phrase)
-    looks = [image] if views is None else views_of(image, views)
+    looks = views_of(image, views)
     with trace.step("count_by_grounding", prompt=prompt) as step:
         generations = backend.generate([Prompt(prompt, images=(look,)) for look in looks], FIND_ALL)
         found = [_distinct(g, nms_iou) for g in generations]

@@ -378,13 +378,9 @@ def _ground_picture(backend, image, phrase, draw, size, options, trace) -> Box |
     """The box the backend points at for `phrase` (fused over several views of the image unless
     `options.views` is None); a small one is asked for again on a closer crop."""
     with trace.step("ground", prompt=ask_where(phrase)) as record:
-        if options.views is None:
-            [generation] = backend.generate([Prompt(ask_where(phrase), images=(image,))], ONE_BOX)
-            record.tokens = generation.prompt_tokens + generation.completion_tokens + generation.visual_tokens
-            box = generation.boxes[0].box if generation.boxes else None
-        else:
-            fused = fused_box(backend, image, ask_where(phrase), ONE_BOX, options.views)
-            record.tokens, box = fused.tokens, fused.box
+        fused = fused_box(backend, image, ask_where(phrase), ONE_BOX, options.views)
+        record.tokens, box = fused.tokens, fused.box
+        if options.views is not None:
             record.outputs.update(views=fused.views, stated=fused.stated)
         record.outputs["box"] = None if box is None else box.as_list(1)
     if box is None or options.zoom is None or max(box.width, box.height) >= SMALL_BOX * min(size):

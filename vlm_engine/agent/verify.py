@@ -129,30 +129,18 @@ def presence(
     image, a majority deciding). Every "yes" is pointed at (its box is the evidence); with a policy it is
     also checked: the pointed-at box must verify, or the answer is "no"."""
     with trace.step("ask_presence", phrases=list(phrases)) as step:
-        questions = [ask_presence(p) for p in phrases]
-        if views is None:
-            said = backend.generate([Prompt(q, images=(image,)) for q in questions], YES_NO)
-            yes = [bool(said_yes(g.text)) for g in said]
-            step.tokens = sum(g.prompt_tokens + g.completion_tokens + g.visual_tokens for g in said)
-        else:
-            votes, step.tokens = voted_yes(backend, image, questions, YES_NO, views)
-            yes = [v.yes for v in votes]
+        votes, step.tokens = voted_yes(backend, image, [ask_presence(p) for p in phrases], YES_NO, views)
+        yes = [v.yes for v in votes]
+        if views is not None:
             step.outputs["votes"] = [f"{v.votes}/{v.views}" for v in votes]
         step.outputs["yes"] = yes
     asked = [i for i, y in enumerate(yes) if y]
     if not asked:
         return [PresenceAnswer(False, False, None, None) for _ in phrases]
     with trace.step("ground_claims", phrases=[phrases[i] for i in asked]) as step:
-        if views is None:
-            pointed = backend.generate(
-                [Prompt(ask_where(phrases[i]), images=(image,)) for i in asked], ONE_BOX
-            )
-            step.tokens = sum(g.prompt_tokens + g.completion_tokens + g.visual_tokens for g in pointed)
-            boxes = {i: (g.boxes[0].box if g.boxes else None) for i, g in zip(asked, pointed, strict=True)}
-        else:
-            fused = {i: fused_box(backend, image, ask_where(phrases[i]), ONE_BOX, views) for i in asked}
-            step.tokens = sum(f.tokens for f in fused.values())
-            boxes = {i: f.box for i, f in fused.items()}
+        fused = {i: fused_box(backend, image, ask_where(phrases[i]), ONE_BOX, views) for i in asked}
+        step.tokens = sum(f.tokens for f in fused.values())
+        boxes = {i: f.box for i, f in fused.items()}
         step.outputs["boxes"] = [None if b is None else b.as_list(1) for b in boxes.values()]
     if policy is None:
         return [PresenceAnswer(y, y, boxes.get(i), None) for i, y in enumerate(yes)]

@@ -34,10 +34,18 @@ SEED_OFFSET = 7_777  # held-out seeds start far from any training seed's stream
 
 
 def held_out_sets(n: int, seed: int = 0, tasks: Sequence[str] = TASKS) -> dict[str, list[Sample]]:
-    return {
-        task: generate_samples(n, SEED_OFFSET + seed * 100 + i, Split.HELD_OUT, mix=task)
-        for i, task in enumerate(tasks)
-    }
+    """Held-out sets, each seeded by its task's place in `tasks` (the benches' own sets)."""
+    return {task: _held_out(task, n, seed, i) for i, task in enumerate(tasks)}
+
+
+def suite_sets(n: int, seed: int = 0, tasks: Sequence[str] = TASKS) -> dict[str, list[Sample]]:
+    """The full suite's own sets for `tasks` (each seeded by its task's place in `TASKS`), whatever subset
+    is asked for: what `run` scores, so another way of answering sees the same questions."""
+    return {task: _held_out(task, n, seed, TASKS.index(task)) for task in tasks}
+
+
+def _held_out(task: str, n: int, seed: int, place: int) -> list[Sample]:
+    return generate_samples(n, SEED_OFFSET + seed * 100 + place, Split.HELD_OUT, mix=task)
 
 
 def first_number(text: str) -> float | None:
@@ -131,7 +139,7 @@ def summarise(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 def run(backend: Backend, n: int = 100, seed: int = 0, tasks: Sequence[str] = TASKS) -> dict[str, Any]:
     """Generate the held-out sets, ask `backend`, score. Returns {"metrics", "records", "model", "n"}."""
-    sets = held_out_sets(n, seed, tasks)
+    sets = suite_sets(n, seed, tasks)
     records = []
     for task, samples in sets.items():
         generations = backend.generate([_prompt(s) for s in samples], CONFIG)

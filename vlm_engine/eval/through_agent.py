@@ -2,7 +2,8 @@
 request would be, scored by the same rules as the bare model.
 
 Design choices:
-- The questions are the full suite's own (same seeds, same sets), so the two tables compare line by line.
+- The questions are the full suite's own (`synthetic.suite_sets`: same seeds, same sets, for any subset of
+  tasks), so the two tables compare line by line.
 - Each picture is written to a PNG, and each temporal question's frames to an H.264 clip at one frame a
   second (the times the question names), and the agent runs on the file with its default options (views,
   zoom, verification, frame search) unless told otherwise: what the service answers, not what the model
@@ -28,13 +29,12 @@ from PIL import Image
 from vlm_engine.agent import AgentOptions, run_agent
 from vlm_engine.answer import Answer
 from vlm_engine.backends.base import Backend, Generation, SourceBox
-from vlm_engine.eval.synthetic import TASKS, held_out_sets, score, summarise
+from vlm_engine.eval.synthetic import TASKS, score, suite_sets, summarise
 from vlm_engine.grounding import Box
 from vlm_engine.train.data import Sample
 
 logger = logging.getLogger(__name__)
 
-AGENT_TASKS = TASKS
 CLIP_FPS = 1  # the temporal questions name their frames at 0 s, 1 s, ...
 
 
@@ -47,20 +47,17 @@ def run(
     backend: Backend,
     n: int = 100,
     seed: int = 0,
-    tasks: Sequence[str] = AGENT_TASKS,
+    tasks: Sequence[str] = TASKS,
     options: AgentOptions | None = None,
 ) -> dict[str, Any]:
     """Like `synthetic.run`, through `run_agent`. Returns {"metrics", "records", "model", "n", "seed"}."""
-    unknown = sorted(set(tasks) - set(AGENT_TASKS))
+    unknown = sorted(set(tasks) - set(TASKS))
     if unknown:
-        raise ValueError(f"unknown tasks: {', '.join(unknown)}; known: {', '.join(AGENT_TASKS)}")
+        raise ValueError(f"unknown tasks: {', '.join(unknown)}; known: {', '.join(TASKS)}")
     options = options or AgentOptions()
     records = []
     with tempfile.TemporaryDirectory(prefix="sightline-eval-") as folder:
-        # drawn as the full suite draws them (a set's seed follows its task's place in the suite's list), so
-        # both tables score the same questions
-        sets = {task: samples for task, samples in held_out_sets(n, seed, TASKS).items() if task in tasks}
-        for task, samples in sets.items():
+        for task, samples in suite_sets(n, seed, tasks).items():
             for i, sample in enumerate(samples):
                 path = _write_source(sample, Path(folder) / f"{task}-{i}")
                 answer = run_agent(
