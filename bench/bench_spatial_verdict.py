@@ -6,9 +6,13 @@ On the same held-out questions this splits its accuracy into its parts, for each
 - `boxes order`: the model's own two boxes put the objects in the true order along the asked axis;
 - `agrees`: the verdict is the one the model's own boxes imply (the comparison, on its own boxes);
 - `verdict | true boxes`: teacher-forced on the true boxes, "yes" outscores "no" exactly when it should
-  (the comparison alone, with perfect evidence).
-A model can fail by finding the wrong objects (boxes order low) or by not comparing (agrees and
-verdict | true boxes near 0.5).
+  (the comparison alone, with perfect evidence);
+- `order, asked alone`: the boxes of "Where is the X?" and "Where is the Y?", asked one at a time, put the
+  objects in the true order (what the model can find outside its answer);
+- `2nd box hit` / `2nd alone hit`: the answer's second box, and the second object asked alone, at IoU >= 0.5.
+A model can fail by finding the wrong objects (boxes order low), by not comparing (agrees and
+verdict | true boxes near 0.5), or by grounding worse inside its answer than alone (order, asked alone
+well above boxes order).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from vlm_engine.agent.questions import ask_where, relation_target
 from vlm_engine.backends.base import GenerationConfig, ImageInput, Prompt
 from vlm_engine.backends.native import NativeBackend
 from vlm_engine.eval.synthetic import held_out_sets, yes_no
@@ -53,22 +58,41 @@ def teacher_forced(backend: NativeBackend, samples: list) -> float:
 def score(directory: Path, samples: list) -> dict[str, float]:
     backend = NativeBackend.from_pretrained(directory)
     prompts = [Prompt(s.question, tuple(ImageInput.whole(p.pixels) for p in s.pictures)) for s in samples]
-    generations = backend.generate(prompts, GenerationConfig(max_new_tokens=60))
-    verdict = ordered = agrees = 0
-    for sample, generation in zip(samples, generations, strict=True):
+    config = GenerationConfig(max_new_tokens=60)
+    generations = backend.generate(prompts, config)
+    named = [relation_target(s.question) for s in samples]
+    alone = [
+        backend.generate(
+            [Prompt(ask_where(pair[i]), prompt.images) for pair, prompt in zip(named, prompts, strict=True)],
+            config,
+        )
+        for i in (0, 2)
+    ]
+    verdict = ordered = agrees = ordered_alone = second_hit = second_alone_hit = 0
+    for sample, generation, pair, *looks in zip(samples, generations, named, *alone, strict=True):
+        truth, relation = sample.truth["answer"], relation_of(sample.question)
+        true_second = next(t.box for t in sample.pictures[0].things if t.name == pair[2])
         said = yes_no(generation.text)
-        verdict += said == sample.truth["answer"]
+        verdict += said == truth
         if len(generation.boxes) >= 2:
             first, second = (b.box for b in generation.boxes[:2])
-            implied = "yes" if relation_gap(first, second, relation_of(sample.question)) > 0 else "no"
-            ordered += implied == sample.truth["answer"]
+            implied = "yes" if relation_gap(first, second, relation) > 0 else "no"
+            ordered += implied == truth
             agrees += implied == said
+            second_hit += second.iou(true_second) >= 0.5
+        if all(look.boxes for look in looks):
+            first, second = (look.boxes[0].box for look in looks)
+            ordered_alone += ("yes" if relation_gap(first, second, relation) > 0 else "no") == truth
+            second_alone_hit += second.iou(true_second) >= 0.5
     n = len(samples)
     return {
         "verdict": verdict / n,
         "boxes order": ordered / n,
         "agrees": agrees / n,
         "verdict | true boxes": teacher_forced(backend, samples),
+        "order, asked alone": ordered_alone / n,
+        "2nd box hit": second_hit / n,
+        "2nd alone hit": second_alone_hit / n,
     }
 
 
