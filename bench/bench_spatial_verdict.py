@@ -29,14 +29,10 @@ from vlm_engine.agent.questions import ask_where, relation_target
 from vlm_engine.backends.base import GenerationConfig, ImageInput, Prompt
 from vlm_engine.backends.native import NativeBackend
 from vlm_engine.eval.synthetic import held_out_sets, yes_no
-from vlm_engine.grounding import RELATIONS, relation_gap
+from vlm_engine.grounding import relation_gap
 from vlm_engine.model.tokenizer import IGNORE_INDEX
 from vlm_engine.train.batches import collate
 from vlm_engine.train.stages import visual_rows
-
-
-def relation_of(question: str) -> str:
-    return next(name for name in RELATIONS if f" {name} " in question)
 
 
 @torch.no_grad()
@@ -60,18 +56,19 @@ def score(directory: Path, samples: list) -> dict[str, float]:
     prompts = [Prompt(s.question, tuple(ImageInput.whole(p.pixels) for p in s.pictures)) for s in samples]
     config = GenerationConfig(max_new_tokens=60)
     generations = backend.generate(prompts, config)
-    named = [relation_target(s.question) for s in samples]
+    named = [relation_target(s.question) for s in samples]  # (subject, relation, reference)
     alone = [
         backend.generate(
-            [Prompt(ask_where(pair[i]), prompt.images) for pair, prompt in zip(named, prompts, strict=True)],
-            config,
+            [Prompt(ask_where(phrase), p.images) for phrase, p in zip(phrases, prompts, strict=True)], config
         )
-        for i in (0, 2)
+        for phrases in ([n[0] for n in named], [n[2] for n in named])
     ]
     verdict = ordered = agrees = ordered_alone = second_hit = second_alone_hit = 0
-    for sample, generation, pair, *looks in zip(samples, generations, named, *alone, strict=True):
-        truth, relation = sample.truth["answer"], relation_of(sample.question)
-        true_second = next(t.box for t in sample.pictures[0].things if t.name == pair[2])
+    for sample, generation, (_, relation, reference), *looks in zip(
+        samples, generations, named, *alone, strict=True
+    ):
+        truth = sample.truth["answer"]
+        true_second = next(t.box for t in sample.pictures[0].things if t.name == reference)
         said = yes_no(generation.text)
         verdict += said == truth
         if len(generation.boxes) >= 2:
