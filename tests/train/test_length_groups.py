@@ -1,16 +1,21 @@
-"""Length groups: every sample lands in exactly one group, and the split pads no more than any other."""
+"""Length groups: every sample lands in exactly one group, the split pads no more than any other, and the
+step's loss is the same however its rows are grouped."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 
 import pytest
+import torch
+from torch import nn
 
 from vlm_engine.model.tokenizer import IGNORE_INDEX
+from vlm_engine.train import stages
 from vlm_engine.train.batches import collate, padded_groups, split_by_length
 from vlm_engine.train.data import generate_samples
-from vlm_engine.train.recipe import recipe_tokenizer
+from vlm_engine.train.recipe import build_model, recipe_tokenizer, tiny_recipe
 
 
 def padded_area(lengths: list[int], runs: list[list[int]]) -> int:
@@ -62,3 +67,40 @@ def test_groups_separate_videos_and_cut_padding_on_a_real_batch():
 
     assert labelled(grouped) == labelled(whole)  # the same answers are trained on
     assert padded(grouped) < 0.85 * padded(whole)
+
+
+@functools.cache
+def tuning_loss_setup():
+    """The tiny recipe's model, an untrained match head and a stage-2 batch of stills and three videos."""
+    torch.manual_seed(0)
+    tokenizer = recipe_tokenizer()
+    recipe = tiny_recipe(tokenizer)
+    model = build_model(recipe, tokenizer).eval()
+    match_head = nn.Linear(recipe.model.language.hidden_size, 1)
+    stills = generate_samples(29, 321, mix="tuning")
+    videos = generate_samples(3, 322, mix="temporal")
+    return model, tokenizer, match_head, [s for s in stills if len(s.pictures) == 1], videos
+
+
+def step_loss(max_groups: int, samples) -> float:
+    model, tokenizer, match_head, _, _ = tuning_loss_setup()
+    loss = stages.SupervisedLoss(model, tokenizer, match_head, max_groups=max_groups)
+    with torch.no_grad():
+        return float(loss(samples, sigma=1.0)[0])
+
+
+def test_length_groups_leave_the_step_loss_as_one_batch_per_picture_count_gives():
+    _, _, _, stills, videos = tuning_loss_setup()
+    samples = stills + videos
+    assert len(padded_groups(samples, recipe_tokenizer(), 16, max_groups=3)) > 2
+    assert step_loss(3, samples) == pytest.approx(step_loss(1, samples), rel=1e-5)
+
+
+def test_each_picture_count_weighs_by_its_share_of_the_rows():
+    """Stills and videos are averaged apart, then weighed by their rows: a video's short answer weighs as
+    a row does, not by its few tokens (the weighting the shipped model was trained with)."""
+    _, _, _, stills, videos = tuning_loss_setup()
+    together = step_loss(3, stills + videos)
+    share = len(videos) / (len(stills) + len(videos))
+    apart = (1 - share) * step_loss(3, stills) + share * step_loss(3, videos)
+    assert together == pytest.approx(apart, rel=1e-5)

@@ -10,11 +10,15 @@ Design choices:
 - Stage 2 instruction-tunes: projector and decoder on the task mix; scenes grow from 3 to 12 shapes over
   `curriculum_steps` (one object to many: boxes first, crowds later). With `stage2_encoder_lr_scale` > 0 the
   encoder is tuned too, at that fraction of the stage's rate (0: frozen, as LLaVA does).
-- Stage 3 is DPO on (chosen, rejected) answers against the frozen stage-2 model.
-- Every step's rows are padded in a few groups of similar length (`batches.padded_groups`), a speed-up
-  only: stages 1-2 take the step's token mean of the answer loss (or, with `Recipe.answer_weighting`
-  "sample", each answer's mean; measured, that halves the box tokens' share and costs grounding 0.69 ->
-  0.41), whatever group a row lands in.
+- Stage 3 is DPO on (chosen, rejected) answers against the frozen stage-2 model, plus the chosen answers'
+  NLL (a token mean per picture count, weighed by its share of rows, as in stages 1-2).
+- A step's loss is the mean over its picture counts (stills, 6-frame videos), each weighed by its share
+  of the step's rows, of that count's token mean of the answer loss (or, with `Recipe.answer_weighting`
+  "sample", of each answer's mean; measured, that halves the box tokens' share and costs grounding 0.69 ->
+  0.41) plus its mean alignment and matching losses: the loss the shipped model was trained with.
+- Rows are padded in a few groups of similar length (`batches.padded_groups`), a speed-up only: each
+  group's terms are sums with what they are means over (`LossSums`), added up per picture count before
+  dividing, so the loss is the one a single batch per picture count gives (a test holds them equal).
 - Each stage ends in a loadable checkpoint (`checkpoint.save`) in its own directory; a stage whose
   checkpoint exists is skipped, one with a `state.pt` resumes.
 """
@@ -24,6 +28,7 @@ from __future__ import annotations
 import copy
 import logging
 import random
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,48 +135,88 @@ def auxiliary_targets(
     return Auxiliary(torch.cat(word_rows), torch.cat(referent_rows), match_head)
 
 
-def word_alignment_loss(model: SightlineVLM, encoded: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def word_alignment_sums(
+    model: SightlineVLM, encoded: torch.Tensor, targets: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Each visual token, read through the (tied) output embeddings, should name the colour and the kind of
-    what it covers: this puts visual tokens next to the words questions use, from the first step."""
+    what it covers: this puts visual tokens next to the words questions use, from the first step. Returns
+    the cross-entropy summed per target column and each column's count of tokens with a target."""
     logits = model.language.logits(encoded.reshape(-1, encoded.shape[-1])).float()
-    total = logits.sum() * 0
-    for column in range(targets.shape[1]):
-        if bool((targets[:, column] != IGNORE_INDEX).any()):
-            total = total + F.cross_entropy(logits, targets[:, column], ignore_index=IGNORE_INDEX)
-    return total
+    sums = torch.stack(
+        [
+            F.cross_entropy(logits, targets[:, column], ignore_index=IGNORE_INDEX, reduction="sum")
+            for column in range(targets.shape[1])
+        ]
+    )
+    return sums, (targets != IGNORE_INDEX).sum(dim=0)
 
 
-def answer_loss(
+@dataclass
+class LossSums:
+    """Stages 1-2's loss terms over some rows, each a sum with the count it is a mean over, so the length
+    groups of one picture count add up to what one batch of them gives before `mean` divides."""
+
+    answers: torch.Tensor
+    answer_count: int  # label tokens (token mean) or rows (sample mean)
+    alignment: torch.Tensor  # (2,): colour and kind words
+    alignment_count: torch.Tensor  # (2,)
+    matching: torch.Tensor
+    matching_count: int
+
+    def __add__(self, other: LossSums) -> LossSums:
+        return LossSums(
+            self.answers + other.answers,
+            self.answer_count + other.answer_count,
+            self.alignment + other.alignment,
+            self.alignment_count + other.alignment_count,
+            self.matching + other.matching,
+            self.matching_count + other.matching_count,
+        )
+
+    def mean(self) -> torch.Tensor:
+        """The answer mean plus the weighted alignment (a column without targets adds nothing) and matching
+        means."""
+        present = self.alignment_count > 0
+        alignment = (self.alignment[present] / self.alignment_count[present]).sum()
+        matching = self.matching / max(1, self.matching_count)
+        answers = self.answers / max(1, self.answer_count)
+        return answers + WORD_ALIGNMENT_WEIGHT * alignment + MATCH_WEIGHT * matching
+
+
+def loss_sums(
     model: SightlineVLM,
     batch: Batch,
     loc_ids: torch.Tensor,
     sigma: float,
-    auxiliary: Auxiliary | None = None,
+    auxiliary: Auxiliary,
     train_encoder: bool = False,
     per_sample: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(answer loss summed, as `losses.answer_sum` says; the auxiliary losses' mean). With `auxiliary`:
-    word alignment of the visual tokens and the per-token matching loss (question-first prompts let each
-    visual token read the question and say whether it holds what is asked about: the dense signal that
-    makes a from-scratch decoder use the picture); without, the second term is zero."""
+) -> LossSums:
+    """The answer loss summed (as `losses.answer_sum` says), the word alignment of the visual tokens and
+    the per-token matching loss (question-first prompts let each visual token read the question and say
+    whether it holds what is asked about: the dense signal that makes a from-scratch decoder use the
+    picture), each with its count."""
     encoded = encode_pictures(model, batch, train_encoder)
     full = model(batch.input_ids, split_rows(encoded, batch))
     hidden = full[:, :-1]
     targets = batch.labels[:, 1:]
     scored = targets != IGNORE_INDEX
     losses = token_losses(model.language.logits(hidden[scored]).float(), targets[scored], loc_ids, sigma)
-    answers = answer_sum(losses, scored.nonzero()[:, 0], len(batch.images_per_row), per_sample)
-    extra = torch.zeros(())
-    if auxiliary is not None:
-        extra = extra + WORD_ALIGNMENT_WEIGHT * word_alignment_loss(model, encoded, auxiliary.words)
-        visual = full[batch.input_ids == model.config.image_token_id]
-        known = auxiliary.referents >= 0
-        if bool(known.any()):
-            logits = auxiliary.match_head(visual[known]).squeeze(-1).float()
-            extra = extra + MATCH_WEIGHT * F.binary_cross_entropy_with_logits(
-                logits, auxiliary.referents[known]
-            )
-    return answers, extra
+    rows = len(batch.images_per_row)
+    answers = answer_sum(losses, scored.nonzero()[:, 0], rows, per_sample)
+    alignment, alignment_count = word_alignment_sums(model, encoded, auxiliary.words)
+    visual = full[batch.input_ids == model.config.image_token_id]
+    known = auxiliary.referents >= 0
+    logits = auxiliary.match_head(visual[known]).squeeze(-1).float()
+    matching = F.binary_cross_entropy_with_logits(logits, auxiliary.referents[known], reduction="sum")
+    return LossSums(
+        answers,
+        rows if per_sample else batch.label_tokens,
+        alignment,
+        alignment_count,
+        matching,
+        int(known.sum()),
+    )
 
 
 def stage0(
@@ -245,8 +290,9 @@ def stage0(
 
 @dataclass
 class SupervisedLoss:
-    """Stages 1-2's loss over one step's samples: the answer loss (the step's token mean, or its sample
-    mean with `per_sample`) plus the auxiliary terms, rows padded in at most `max_groups` length groups."""
+    """Stages 1-2's loss over one step's samples: per picture count, weighed by its share of the rows, the
+    answer loss (its token mean, or its sample mean with `per_sample`) plus the auxiliary terms; rows
+    padded in at most `max_groups` length groups, which leave the loss as it is."""
 
     model: SightlineVLM
     tokenizer: SightlineTokenizer
@@ -263,17 +309,20 @@ class SupervisedLoss:
     def __call__(self, samples: Sequence[Sample], sigma: float) -> tuple[torch.Tensor, int]:
         """(loss, label tokens) of `samples`."""
         placeholders = self.model.image_placeholders
-        groups = padded_groups(samples, self.tokenizer, placeholders, self.max_groups)
-        batches = [collate(group, self.tokenizer, placeholders) for group in groups]
-        tokens = sum(batch.label_tokens for batch in batches)
-        answer_total = len(samples) if self.per_sample else tokens
-        loss = torch.zeros(())
-        for group, batch in zip(groups, batches, strict=True):
+        by_count: dict[int, LossSums] = {}
+        rows: Counter[int] = Counter()
+        tokens = 0
+        for group in padded_groups(samples, self.tokenizer, placeholders, self.max_groups):
+            batch = collate(group, self.tokenizer, placeholders)
             auxiliary = auxiliary_targets(group, self.words, self.token_grid, self.match_head)
-            answers, extra = answer_loss(
+            sums = loss_sums(
                 self.model, batch, self.loc_ids, sigma, auxiliary, self.train_encoder, self.per_sample
             )
-            loss = loss + answers / answer_total + extra * len(group) / len(samples)
+            count = len(group[0].pictures)
+            by_count[count] = by_count[count] + sums if count in by_count else sums
+            rows[count] += len(group)
+            tokens += batch.label_tokens
+        loss = sum(sums.mean() * rows[count] / len(samples) for count, sums in by_count.items())
         return loss, tokens
 
 
@@ -330,20 +379,26 @@ def stage3(
             )
             if s.rejected is not None
         ][: settings.batch_size]
-        loss, accuracy, tokens = torch.zeros(()), 0.0, 0
-        for group in padded_groups(samples, tokenizer, placeholders):
-            chosen = collate(group, tokenizer, placeholders)
+        groups = padded_groups(samples, tokenizer, placeholders)
+        chosen_batches = [collate(group, tokenizer, placeholders) for group in groups]
+        count_tokens: Counter[int] = Counter()  # the chosen NLL is a token mean per picture count
+        count_rows: Counter[int] = Counter()
+        for group, chosen in zip(groups, chosen_batches, strict=True):
+            count_tokens[len(group[0].pictures)] += chosen.label_tokens
+            count_rows[len(group[0].pictures)] += len(group)
+        loss, accuracy = torch.zeros(()), 0.0
+        for group, chosen in zip(groups, chosen_batches, strict=True):
             rejected = collate(group, tokenizer, placeholders, answers=[s.rejected or "" for s in group])
             with torch.no_grad():
                 ref_c, ref_r = logprobs(reference, chosen), logprobs(reference, rejected)
             pol_c, pol_r = logprobs(model, chosen), logprobs(model, rejected)
             preference, correct = dpo_loss(pol_c, pol_r, ref_c, ref_r, recipe.dpo_beta)
-            nll = -pol_c.sum() / max(1, chosen.label_tokens)
+            count = len(group[0].pictures)
+            nll = -pol_c.sum() / max(1, count_tokens[count]) * count_rows[count] / len(samples)
             share = len(group) / len(samples)
-            loss = loss + (preference + recipe.dpo_nll_weight * nll) * share
+            loss = loss + preference * share + recipe.dpo_nll_weight * nll
             accuracy += float(correct) * share
-            tokens += chosen.label_tokens
-        return loss, tokens, {"pref_acc": accuracy}
+        return loss, sum(count_tokens.values()), {"pref_acc": accuracy}
 
     modules = {"projector": model.projector, "language": model.language}
     return loop.run("stage3 dpo", modules, settings, step_fn, directory)
