@@ -90,9 +90,9 @@ def step_loss(max_groups: int, samples) -> float:
 
 
 def test_length_groups_leave_the_step_loss_as_one_batch_per_picture_count_gives():
-    _, _, _, stills, videos = tuning_loss_setup()
+    model, tokenizer, _, stills, videos = tuning_loss_setup()
     samples = stills + videos
-    assert len(padded_groups(samples, recipe_tokenizer(), 16, max_groups=3)) > 2
+    assert len(padded_groups(samples, tokenizer, model.image_placeholders, max_groups=3)) > 2
     assert step_loss(3, samples) == pytest.approx(step_loss(1, samples), rel=1e-5)
 
 

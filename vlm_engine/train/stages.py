@@ -310,7 +310,7 @@ class SupervisedLoss:
         """(loss, label tokens) of `samples`."""
         placeholders = self.model.image_placeholders
         by_count: dict[int, LossSums] = {}
-        rows: Counter[int] = Counter()
+        rows = Counter(len(s.pictures) for s in samples)
         tokens = 0
         for group in padded_groups(samples, self.tokenizer, placeholders, self.max_groups):
             batch = collate(group, self.tokenizer, placeholders)
@@ -320,7 +320,6 @@ class SupervisedLoss:
             )
             count = len(group[0].pictures)
             by_count[count] = by_count[count] + sums if count in by_count else sums
-            rows[count] += len(group)
             tokens += batch.label_tokens
         loss = sum(sums.mean() * rows[count] / len(samples) for count, sums in by_count.items())
         return loss, tokens
@@ -382,10 +381,9 @@ def stage3(
         groups = padded_groups(samples, tokenizer, placeholders)
         chosen_batches = [collate(group, tokenizer, placeholders) for group in groups]
         count_tokens: Counter[int] = Counter()  # the chosen NLL is a token mean per picture count
-        count_rows: Counter[int] = Counter()
         for group, chosen in zip(groups, chosen_batches, strict=True):
             count_tokens[len(group[0].pictures)] += chosen.label_tokens
-            count_rows[len(group[0].pictures)] += len(group)
+        count_rows = Counter(len(s.pictures) for s in samples)
         loss, accuracy = torch.zeros(()), 0.0
         for group, chosen in zip(groups, chosen_batches, strict=True):
             rejected = collate(group, tokenizer, placeholders, answers=[s.rejected or "" for s in group])
