@@ -58,6 +58,7 @@ class Recipe:
     dpo_beta: float = 0.1
     dpo_nll_weight: float = 0.2  # the chosen answers' NLL beside the preference loss (keeps them likely)
     preference_weights: dict[str, float] = field(default_factory=dict)  # task -> share of stage 3's pairs
+    dpo_present_keep: float = 1.0  # share of present-object presence pairs stage 3 keeps (absent ones: all)
     seed: int = 0
     curriculum_steps: int = 1500  # stage 2 grows scenes from 3 to 12 shapes over these steps
     stage2_encoder_lr_scale: float = 0.0  # stage 2 tunes the encoder at this fraction of its rate (0: frozen)
@@ -67,6 +68,8 @@ class Recipe:
     def __post_init__(self) -> None:
         if self.answer_weighting not in ("sample", "token"):
             raise ValueError(f"answer_weighting must be 'sample' or 'token', not {self.answer_weighting!r}")
+        if not 0.0 <= self.dpo_present_keep <= 1.0:
+            raise ValueError(f"dpo_present_keep must be within [0, 1], not {self.dpo_present_keep}")
 
     def scaled(self, factor: float) -> Recipe:
         """The same recipe with every stage's steps scaled (the smoke test runs a sliver of it)."""
@@ -121,6 +124,7 @@ def tiny_recipe(tokenizer: SightlineTokenizer) -> Recipe:
         curriculum_steps=2000,
         dpo_nll_weight=1.0,
         preference_weights={"presence": 3.0},  # hallucination is what DPO is for: a third of the pairs
+        dpo_present_keep=0.7,  # fewer present-object pairs than absent: DPO then lowers hallucination
     )
 
 

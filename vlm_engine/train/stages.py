@@ -11,7 +11,9 @@ Design choices:
   `curriculum_steps` (one object to many: boxes first, crowds later). With `stage2_encoder_lr_scale` > 0 the
   encoder is tuned too, at that fraction of the stage's rate (0: frozen, as LLaVA does).
 - Stage 3 is DPO on (chosen, rejected) answers against the frozen stage-2 model, plus the chosen answers'
-  NLL (a token mean per picture count, weighed by its share of rows, as in stages 1-2).
+  NLL (a token mean per picture count, weighed by its share of rows, as in stages 1-2). Presence pairs
+  about an object that is there (chosen "yes": a miss, not a hallucination, is what they reject) are
+  thinned to `Recipe.dpo_present_keep`: kept symmetric, DPO raised hallucination on a strong stage 2.
 - A step's loss is the mean over its picture counts (stills, 6-frame videos), each weighed by its share
   of the step's rows, of that count's token mean of the answer loss (or, with `Recipe.answer_weighting`
   "sample", of each answer's mean; measured, that halves the box tokens' share and costs grounding 0.69 ->
@@ -357,6 +359,23 @@ def stage_supervised(
     return loop.run(stage, modules, settings, step_fn, directory, lr_scales=scales)
 
 
+def preference_samples(recipe: Recipe, step: int) -> list[Sample]:
+    """Stage 3's pairs at `step`: the preference mix's samples that have a rejected answer, each
+    present-object presence pair (chosen "yes", rejected a miss rather than a hallucination) kept with
+    probability `recipe.dpo_present_keep`, every absent-object one kept."""
+    settings = recipe.stage3
+    seed = _seed(recipe, "stage3", step)
+    mix = {name: recipe.preference_weights.get(name, 1.0) for name in PREFERENCE_TASKS}
+    keep = random.Random(f"present-keep-{seed}")
+    candidates = generate_samples(settings.batch_size * 2, seed, mix=mix, size=_size(recipe))
+    return [
+        s
+        for s in candidates
+        if s.rejected is not None
+        and not (s.task == "presence" and s.answer == "yes" and keep.random() >= recipe.dpo_present_keep)
+    ][: settings.batch_size]
+
+
 def stage3(
     recipe: Recipe, model: SightlineVLM, tokenizer: SightlineTokenizer, directory: Path
 ) -> list[float]:
@@ -364,20 +383,13 @@ def stage3(
     reference = copy.deepcopy(model).eval().requires_grad_(False)
     _set_trainable(model, vision=False, projector=True, language=True)
     placeholders = model.image_placeholders
-    mix = {name: recipe.preference_weights.get(name, 1.0) for name in PREFERENCE_TASKS}
 
     def logprobs(net: SightlineVLM, batch: Batch) -> torch.Tensor:
         hidden = net(batch.input_ids, visual_rows(net, batch, train_encoder=False))
         return sequence_logprobs(net.language.logits(hidden), batch.labels)
 
     def step_fn(step: int) -> loop.StepResult:
-        samples = [
-            s
-            for s in generate_samples(
-                settings.batch_size * 2, _seed(recipe, "stage3", step), mix=mix, size=_size(recipe)
-            )
-            if s.rejected is not None
-        ][: settings.batch_size]
+        samples = preference_samples(recipe, step)
         groups = padded_groups(samples, tokenizer, placeholders)
         chosen_batches = [collate(group, tokenizer, placeholders) for group in groups]
         count_tokens: Counter[int] = Counter()  # the chosen NLL is a token mean per picture count
