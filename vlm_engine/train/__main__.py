@@ -2,7 +2,7 @@
 
     python -m vlm_engine.train --out runs/sightline-tiny --ship models/sightline-tiny
 
-reproduces the shipped model (about 80 minutes on two CPU cores; 2.5 hours on a slower pair). `--recipe real --vision DIR --language DIR`
+runs the recipe that made the shipped model (its DPO pairs since changed: README; about 80 minutes on two CPU cores; 2.5 hours on a slower pair). `--recipe real --vision DIR --language DIR`
 builds the VLM from pretrained transformers parts on disk instead (a GPU run; stage 0 is skipped). A stopped run resumes where it stopped when
 started again with the same --out. `--eval N` scores the stage-2 and stage-3 models side by side on the
 held-out synthetic suite (N samples per task) and writes the figures next to the shipped model.
