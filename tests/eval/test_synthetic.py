@@ -3,10 +3,14 @@ and the whole suite runs end to end through a real backend."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from tests.conftest import REPO_ROOT
 from vlm_engine.backends.base import Generation, SourceBox
 from vlm_engine.eval import synthetic
+from vlm_engine.eval.__main__ import main as eval_main
 from vlm_engine.grounding import BoxDialect, parse_boxes
 
 
@@ -72,3 +76,15 @@ def test_table_prints_models_side_by_side(sets):
     assert any(
         line.startswith("pope_f1") and "0.500" in line and ">= 0.90" in line for line in table.splitlines()
     )
+
+
+def test_cli_scores_only_the_tasks_asked_for(tmp_path, capsys):
+    out = tmp_path / "presence.json"
+    shipped = REPO_ROOT / "models" / "sightline-tiny"
+    args = ["--suite", "synthetic", "--model", str(shipped), "--n", "8", "--tasks", "presence"]
+    assert eval_main([*args, "--json", str(out)]) == 0
+    written = json.loads(out.read_text())
+    assert {r["task"] for r in written["records"]} == {"presence"} and len(written["records"]) == 8
+    assert "grounding_acc@0.5" not in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        eval_main([*args[:-1], "presence,nonsense"])

@@ -1,12 +1,13 @@
 """`python -m vlm_engine.eval --suite receipts|synthetic ...`: run one evaluation suite, print its table.
 
   --suite receipts --data DIR [--backend KIND:MODEL] [--limit N] [--json OUT]
-  --suite synthetic (--model DIR | --backend KIND:MODEL) --n N [--seed S] [--agent] [--json OUT]
+  --suite synthetic (--model DIR | --backend KIND:MODEL) --n N [--seed S] [--tasks T,..] [--agent] [--json OUT]
 
 `--backend` names a backend for `vlm_engine.backends.registry.load_backend` as KIND:MODEL (e.g.
 `hf:/models/qwen2-vl`); `--model DIR` is the project's own checkpoint (the native backend). `--agent` asks
 the same held-out questions through the agent (`run_agent` on image and video files, its default
-options) and prints its table beside the bare model's.
+options) and prints its table beside the bare model's. `--tasks presence` scores only that task's set (the
+same questions as in the full suite, so a large presence-only run is cheap).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", help="synthetic: a native checkpoint directory")
     parser.add_argument("--n", type=int, help="synthetic: how many samples")
     parser.add_argument("--seed", type=int, default=0, help="synthetic: the sample seed")
+    parser.add_argument("--tasks", help="synthetic: a comma-separated subset of the suite's tasks")
     parser.add_argument("--limit", type=int, help="receipts: only the first N")
     parser.add_argument(
         "--agent", action="store_true", help="synthetic: also ask through the agent, side by side"
@@ -83,11 +85,16 @@ def main(argv: list[str] | None = None) -> int:
             backend = NativeBackend.from_pretrained(args.model)
         else:
             backend = _backend(args.backend, parser)
-        result = synthetic.run(backend, n=args.n, seed=args.seed)
+        tasks = tuple(args.tasks.split(",")) if args.tasks else synthetic.TASKS
+        unknown = sorted(set(tasks) - set(synthetic.TASKS))
+        if unknown:
+            parser.error(f"unknown tasks {unknown}; known: {', '.join(synthetic.TASKS)}")
+        result = synthetic.run(backend, n=args.n, seed=args.seed, tasks=tasks)
         if args.agent:
             from vlm_engine.eval import through_agent
 
-            result = {"model": result, "agent": through_agent.run(backend, n=args.n, seed=args.seed)}
+            agent = through_agent.run(backend, n=args.n, seed=args.seed, tasks=tasks)
+            result = {"model": result, "agent": agent}
             table = synthetic.format_table(result["model"], result["agent"])
         else:
             table = synthetic.format_table(result)
