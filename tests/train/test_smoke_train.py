@@ -1,4 +1,5 @@
-"""A short real training run: every stage runs, the instruction-tuning loss falls, stages resume.
+"""A short real training run: every stage runs, the instruction-tuning loss falls, stages resume, a recipe
+without stage 2b goes from stage 2 to DPO.
 
 Sizes are cut down (a two-layer model, tens of steps) so the test takes well under a minute on two cores;
 the recipe, losses, data and loop are the ones that made the shipped model.
@@ -48,6 +49,7 @@ def small_recipe(stage2_steps: int = 60):
         stage0_language=few,
         stage1=replace(few, mix="captions"),
         stage2=StageSettings(steps=stage2_steps, batch_size=16, lr=3e-3, warmup=5),
+        stage2b=replace(few, mix="focus", loc_sigma=1.0),
         stage3=replace(few, lr=1e-4),
         curriculum_steps=10,
     )
@@ -64,6 +66,8 @@ def test_every_stage_runs_and_instruction_loss_falls(tmp_path):
     assert len(losses) == recipe.stage2.steps
     first, last = sum(losses[:10]) / 10, sum(losses[-10:]) / 10
     assert last < first * 0.8, (first, last)
+    focused = stages.stage_supervised(recipe, "stage2b", model, tok, tmp_path / "s2b")
+    assert len(focused) == recipe.stage2b.steps and all(torch.isfinite(torch.tensor(focused)))
     dpo = stages.stage3(recipe, model, tok, tmp_path / "s3")
     assert all(torch.isfinite(torch.tensor(dpo)))
 
@@ -76,6 +80,16 @@ def test_a_stopped_stage_resumes_where_it_stopped(tmp_path):
     assert len(stages.stage_supervised(short, "stage1", model, tok, tmp_path)) == 2
     resumed = stages.stage_supervised(recipe, "stage1", build_model(recipe, tok), tok, tmp_path)
     assert len(resumed) == recipe.stage1.steps - 2
+
+
+def test_a_recipe_without_stage2b_goes_from_stage2_to_dpo(tmp_path):
+    recipe = replace(small_recipe(stage2_steps=2), stage2b=None)
+    tok = tokenizer()
+    final = stages.train(recipe, tok, build_model(recipe, tok), tmp_path)
+    assert final == tmp_path / "stage3" / "model"
+    assert not (tmp_path / "stage2b").exists()
+    with pytest.raises(ValueError, match="no stage2b"):
+        stages.stage_supervised(recipe, "stage2b", build_model(recipe, tok), tok, tmp_path / "x")
 
 
 @pytest.mark.parametrize("scale", [0.0, 0.3])

@@ -2,10 +2,12 @@
 
     python -m vlm_engine.train --out runs/sightline-tiny --ship models/sightline-tiny
 
-runs the recipe that made the shipped model (its DPO pairs since changed: README; about 80 minutes on two CPU cores; 2.5 hours on a slower pair). `--recipe real --vision DIR --language DIR`
-builds the VLM from pretrained transformers parts on disk instead (a GPU run; stage 0 is skipped). A stopped run resumes where it stopped when
-started again with the same --out. `--eval N` scores the stage-2 and stage-3 models side by side on the
-held-out synthetic suite (N samples per task) and writes the figures next to the shipped model.
+runs the tiny recipe, stages 0 to 3 with 2b (about 95 minutes on two CPU cores, about 3 hours on a
+slower pair; the shipped checkpoint's own lineage is in the README). `--recipe real --vision DIR
+--language DIR` builds the VLM from pretrained transformers parts on disk instead (a GPU run; stage 0 is
+skipped). A stopped run resumes where it stopped when started again with the same --out. `--eval N`
+scores the model DPO started from and the stage-3 model side by side on the held-out synthetic suite (N
+samples per task) and writes the figures next to the shipped model.
 """
 
 from __future__ import annotations
@@ -71,12 +73,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def evaluate(out: Path, n: int) -> dict:
-    """Stage 2 and stage 3 on the same held-out sets, printed side by side; returns both results."""
+    """The model DPO started from (stage 2b, or stage 2 without one) and stage 3 on the same held-out
+    sets, printed side by side; returns both results."""
     from vlm_engine.backends.native import NativeBackend
     from vlm_engine.eval import synthetic
 
+    before_dpo = "stage2b" if (out / "stage2b" / "model").exists() else "stage2"
     results = {}
-    for stage in ("stage2", "stage3"):
+    for stage in (before_dpo, "stage3"):
         directory = out / stage / "model"
         if directory.exists():
             results[stage] = synthetic.run(NativeBackend.from_pretrained(directory), n=n)

@@ -78,6 +78,7 @@ def real_size_recipe(
         stage0_language=replace(base.stage0_language, steps=0),
         stage1=replace(base.stage1, steps=2000, lr=1e-3),
         stage2=replace(base.stage2, steps=20000, lr=2e-5),
+        stage2b=None,  # measured only on the tiny recipe, whose decoder starts from scratch
         stage3=replace(base.stage3, steps=1000, lr=5e-7),
         pretrained={"vision": str(vision_dir), "language": str(language_dir)},
     )

@@ -10,7 +10,9 @@ Design choices:
 - Stage 2 instruction-tunes: projector and decoder on the task mix; scenes grow from 3 to 12 shapes over
   `curriculum_steps` (one object to many: boxes first, crowds later). With `stage2_encoder_lr_scale` > 0 the
   encoder is tuned too, at that fraction of the stage's rate (0: frozen, as LLaVA does).
-- Stage 3 is DPO on (chosen, rejected) answers against the frozen stage-2 model, plus the chosen answers'
+- Stage 2b (when the recipe has one) tunes the same parts further at full crowding on its own mix and
+  sample stream: a second, gentler pass over the tasks the model is weakest at.
+- Stage 3 is DPO on (chosen, rejected) answers against the frozen model before it, plus the chosen answers'
   NLL (a token mean per picture count, weighed by its share of rows, as in stages 1-2). Presence pairs
   about an object that is there (chosen "yes": a miss, not a hallucination, is what they reject) are
   thinned to `Recipe.dpo_present_keep`: kept symmetric, DPO raised hallucination on a strong stage 2.
@@ -63,14 +65,16 @@ from vlm_engine.train.recipe import Recipe
 
 logger = logging.getLogger(__name__)
 
-STAGES = ("stage0", "stage1", "stage2", "stage3")
+STAGES = ("stage0", "stage1", "stage2", "stage2b", "stage3")
+# Each stage's sample stream; stage 2b's comes last so that the other stages draw what they always drew.
+_SEED_STREAMS = ("stage0", "stage1", "stage2", "stage3", "stage2b")
 WORD_ALIGNMENT_WEIGHT = 0.5
 MATCH_WEIGHT = 1.0
 PREFERENCE_TASKS = ("ground", "find_all", "count", "presence", "spatial", "chart_value", "temporal")
 
 
 def _seed(recipe: Recipe, stage: str, step: int) -> int:
-    return recipe.seed * 1_000_003 + STAGES.index(stage[:6]) * 10_000_019 + step
+    return recipe.seed * 1_000_003 + _SEED_STREAMS.index(stage) * 10_000_019 + step
 
 
 def _size(recipe: Recipe) -> int:
@@ -330,10 +334,14 @@ class SupervisedLoss:
 def stage_supervised(
     recipe: Recipe, stage: str, model: SightlineVLM, tokenizer: SightlineTokenizer, directory: Path
 ) -> list[float]:
-    """Stage 1 (projector only, captions) or stage 2 (projector + decoder, the task mix)."""
-    settings = recipe.stage1 if stage == "stage1" else recipe.stage2
-    tune_encoder = stage == "stage2" and recipe.stage2_encoder_lr_scale > 0
-    _set_trainable(model, vision=tune_encoder, projector=True, language=stage == "stage2")
+    """Stage 1 (projector only, captions), stage 2 (projector + decoder, the task mix) or stage 2b (the
+    same parts again, on its own mix at full crowding)."""
+    settings = {"stage1": recipe.stage1, "stage2": recipe.stage2, "stage2b": recipe.stage2b}[stage]
+    if settings is None:
+        raise ValueError(f"the recipe {recipe.name!r} has no {stage}")
+    tuning = stage != "stage1"
+    tune_encoder = tuning and recipe.stage2_encoder_lr_scale > 0
+    _set_trainable(model, vision=tune_encoder, projector=True, language=tuning)
     match_head = nn.Linear(recipe.model.language.hidden_size, 1)
     step_loss = SupervisedLoss(
         model, tokenizer, match_head, tune_encoder, per_sample=recipe.answer_weighting == "sample"
@@ -341,7 +349,7 @@ def stage_supervised(
 
     def step_fn(step: int) -> loop.StepResult:
         grow = min(1.0, step / recipe.curriculum_steps)
-        crowd = MAX_OBJECTS if stage == "stage1" else round(3 + (MAX_OBJECTS - 3) * grow)
+        crowd = round(3 + (MAX_OBJECTS - 3) * grow) if stage == "stage2" else MAX_OBJECTS
         samples = generate_samples(
             settings.batch_size,
             _seed(recipe, stage, step),
@@ -430,7 +438,7 @@ def train(
             model, _ = checkpoint.load(final)
             last = final
             continue
-        if stage not in stages:
+        if stage not in stages or (stage == "stage2b" and recipe.stage2b is None):
             continue
         torch.manual_seed(_seed(recipe, stage, 0))
         if stage == "stage0":
