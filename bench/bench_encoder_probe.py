@@ -4,7 +4,8 @@ Each STATE is a stage-0 encoder checkpoint (`runs/<run>/stage0/encoder/state.pt`
 stage 0: the ViT and its dense heads). Every encoder reads the same generated scenes, from the training
 split and from the held-out split (unseen shades and textures), and its own dense heads are scored per
 8-px patch against `dense_targets`: shape accuracy and colour accuracy on patches a shape covers, "none"
-accuracy on the others, and the mean error of the covering shape's box in pixels. The encoder is frozen
+accuracy on the others, and the mean error of the covering shape's box in pixels. Each encoder is built
+with the patch stem its weights hold (a strided patch embedding or the conv stem). The encoder is frozen
 after stage 0, so what it cannot tell apart here the language model never sees.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from vlm_engine.model.config import PatchStem, VLMConfig
 from vlm_engine.model.vlm import SightlineVLM
 from vlm_engine.train.data import Split, generate_samples
 from vlm_engine.train.data.dense import dense_targets
@@ -26,13 +29,16 @@ from vlm_engine.train.heads import DenseHeads
 from vlm_engine.train.recipe import recipe_tokenizer, tiny_model_config
 
 
-def load(state: Path, model: SightlineVLM) -> DenseHeads:
-    """Put the checkpoint's encoder into `model`; returns its dense heads."""
+def load(state: Path, config: VLMConfig) -> tuple[SightlineVLM, DenseHeads]:
+    """A model of `config` holding the checkpoint's encoder, with the stem its weights were trained with,
+    and that encoder's dense heads."""
     modules = torch.load(state, weights_only=False)["modules"]
-    heads = DenseHeads(model.config.vision.hidden_size)
+    stem = PatchStem.PATCH if "patch_embed.weight" in modules["vision"] else PatchStem.CONV
+    model = SightlineVLM(replace(config, vision=replace(config.vision, stem=stem))).eval()
+    heads = DenseHeads(config.vision.hidden_size)
     model.vision.load_state_dict(modules["vision"])
     heads.load_state_dict(modules["dense"])
-    return heads.eval()
+    return model, heads.eval()
 
 
 @torch.no_grad()
@@ -62,7 +68,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=400, help="scenes per split")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    model = SightlineVLM(tiny_model_config(recipe_tokenizer())).eval()
+    config = tiny_model_config(recipe_tokenizer())
     splits = {
         split.value: [s.pictures[0] for s in generate_samples(args.n, 4242, split, mix="count", size=64)]
         for split in (Split.TRAIN, Split.HELD_OUT)
@@ -70,7 +76,7 @@ def main() -> None:
     print(f"{args.n} scenes per split, per-patch readouts of each encoder's own dense heads")
     print(f"{'encoder':48s} {'split':9s} {'shape':>6s} {'colour':>6s} {'none':>6s} {'box px':>6s}")
     for state in args.states:
-        heads = load(state, model)
+        model, heads = load(state, config)
         for split, pictures in splits.items():
             row = score(model, heads, pictures)
             figures = " ".join(f"{row[k]:6.3f}" if k != "box px" else f"{row[k]:6.2f}" for k in row)

@@ -13,6 +13,7 @@ from vlm_engine.model.config import (
     ConfigError,
     LanguageConfig,
     LanguageKind,
+    PatchStem,
     ProjectorConfig,
     ProjectorKind,
     VisionConfig,
@@ -80,6 +81,7 @@ def test_loading_never_mutates_the_input():
         (("vision", "num_layers"), True, "expected int"),
         (("vision", "image_mean"), [0.5, 0.5], "list of 3"),
         (("vision", "mlp_ratio"), "4", "expected a number"),
+        (("vision", "stem"), "resnet", "unknown PatchStem"),
         (("vision",), [], "expected an object"),
     ],
 )
@@ -98,6 +100,8 @@ def test_inconsistent_configs_raise():
         VisionConfig(image_size=30, patch_size=8)
     with pytest.raises(ConfigError, match="needs hf_config"):
         VisionConfig(kind=VisionKind.SIGLIP)
+    with pytest.raises(ConfigError, match="power-of-two patch size"):
+        VisionConfig(image_size=48, patch_size=6, stem=PatchStem.CONV)
     with pytest.raises(ConfigError, match="disagrees with hf_config"):
         LanguageConfig(
             kind=LanguageKind.LLAMA,
@@ -121,6 +125,13 @@ def test_inconsistent_configs_raise():
             vision=VisionConfig(image_size=24, patch_size=8, hidden_size=32, num_heads=2),
             projector=ProjectorConfig(kind=ProjectorKind.PIXEL_SHUFFLE_MLP, shuffle_factor=2),
         )
+
+
+def test_a_config_saved_before_the_stem_existed_loads_with_the_patch_stem():
+    data = tiny_config().to_dict()
+    del data["vision"]["stem"]
+    assert VLMConfig.from_dict(data).vision.stem is PatchStem.PATCH
+    assert VisionConfig(stem="conv").stem is PatchStem.CONV
 
 
 def test_configs_are_frozen():

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tests.model.synthetic import grounding_set, tiny_config, tokenizer
-from vlm_engine.model.config import ConfigError, ProjectorConfig, ProjectorKind, VisionConfig
+from vlm_engine.model.config import ConfigError, PatchStem, ProjectorConfig, ProjectorKind, VisionConfig
 from vlm_engine.model.projector import build_vision_projector
 from vlm_engine.model.tokenizer import encode_prompt
 from vlm_engine.model.vit import ViT, sincos_2d
@@ -61,6 +61,21 @@ def test_vit_interpolates_positions_to_any_grid():
     assert grid == (6, 8) and features.shape == (2, 48, 32)
     with pytest.raises(ValueError, match="multiple of the patch size"):
         vit(torch.randn(1, 3, 30, 32))
+
+
+@pytest.mark.parametrize(("stem", "sees_the_neighbour"), [(PatchStem.PATCH, False), (PatchStem.CONV, True)])
+def test_the_conv_stem_keeps_the_grid_and_sees_past_its_patch(stem, sees_the_neighbour):
+    torch.manual_seed(0)
+    vit = ViT(VisionConfig(image_size=32, patch_size=8, hidden_size=32, num_layers=1, num_heads=2, stem=stem))
+    pixels = torch.randn(1, 3, 48, 64)
+    with torch.inference_mode():
+        features, grid = vit(pixels)
+        first = vit.patch_embed(pixels)
+        nudged = pixels.clone()
+        nudged[..., 3, 9] += 1.0  # a pixel of the patch to the right of patch (0, 0)
+        second = vit.patch_embed(nudged)
+    assert grid == (6, 8) and features.shape == (1, 48, 32) and first.shape == (1, 32, 6, 8)
+    assert (not torch.equal(first[..., 0, 0], second[..., 0, 0])) == sees_the_neighbour
 
 
 def test_vit_feature_layer_drops_later_blocks():

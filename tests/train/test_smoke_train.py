@@ -14,10 +14,16 @@ import pytest
 import torch
 
 from vlm_engine.model import checkpoint
-from vlm_engine.model.config import LanguageConfig, VisionConfig
+from vlm_engine.model.config import LanguageConfig
 from vlm_engine.train import stages
 from vlm_engine.train.__main__ import main as train_main
-from vlm_engine.train.recipe import StageSettings, build_model, recipe_tokenizer, tiny_recipe
+from vlm_engine.train.recipe import (
+    StageSettings,
+    build_model,
+    carried_decoder_recipe,
+    recipe_tokenizer,
+    tiny_recipe,
+)
 
 
 @functools.cache
@@ -30,7 +36,7 @@ def small_recipe(stage2_steps: int = 60):
     recipe = tiny_recipe(tok)
     model = replace(
         recipe.model,
-        vision=VisionConfig(image_size=64, patch_size=8, hidden_size=64, num_layers=2, num_heads=2),
+        vision=replace(recipe.model.vision, hidden_size=64, num_layers=2, num_heads=2),
         language=LanguageConfig(
             vocab_size=len(tok),
             hidden_size=96,
@@ -111,6 +117,31 @@ def test_the_command_trains_every_stage_and_ships_a_loadable_checkpoint(tmp_path
         assert (tmp_path / "run" / stage / "model" / checkpoint.CONFIG_FILE).exists()
     model, tok = checkpoint.load(tmp_path / "ship")
     assert model.config.vision.image_size == 64 and tok.image_id == model.config.image_token_id
+
+
+def test_a_carried_decoder_starts_trained_and_stage0_trains_only_the_encoder(tmp_path):
+    recipe = small_recipe(stage2_steps=2)
+    tok = tokenizer()
+    source = build_model(recipe, tok)
+    checkpoint.save(source, tok, tmp_path / "trained")
+    carried = carried_decoder_recipe(replace(recipe, seed=1), tmp_path / "trained")
+    assert carried.stage0_language.steps == 0 and carried.stage1.steps == 2 * recipe.stage1.steps
+    model = build_model(carried, tok)
+    decoder = [p.detach().clone() for p in source.language.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(decoder, model.language.parameters(), strict=True))
+    encoder = [p.detach().clone() for p in model.vision.parameters()]
+    stages.stage0(carried, model, tok, tmp_path / "s0")
+    assert all(torch.equal(a, b) for a, b in zip(decoder, model.language.parameters(), strict=True))
+    assert any(not torch.equal(a, b) for a, b in zip(encoder, model.vision.parameters(), strict=True))
+
+
+def test_a_decoder_of_another_shape_is_not_carried_over(tmp_path):
+    recipe = small_recipe(stage2_steps=2)
+    tok = tokenizer()
+    checkpoint.save(build_model(recipe, tok), tok, tmp_path / "trained")
+    wider = replace(recipe.model, language=replace(recipe.model.language, hidden_size=128))
+    with pytest.raises(ValueError, match="not this recipe's"):
+        build_model(carried_decoder_recipe(replace(recipe, model=wider), tmp_path / "trained"), tok)
 
 
 def test_location_targets_sharpen_over_the_first_half_of_a_stage():

@@ -30,6 +30,11 @@ class VisionKind(StrEnum):
     DINOV2 = "dinov2"  # transformers Dinov2Model
 
 
+class PatchStem(StrEnum):
+    PATCH = "patch"  # one linear map of each patch (a strided convolution), as ViT
+    CONV = "conv"  # stride-2 3x3 convolutions down to the patch grid (overlapping: edges of small shapes)
+
+
 class ProjectorKind(StrEnum):
     MLP = "mlp"  # LLaVA: 2-layer GELU MLP per patch
     PIXEL_SHUFFLE_MLP = "pixel_shuffle_mlp"  # nanoVLM/InternVL: merge s x s patches, then the MLP
@@ -86,6 +91,7 @@ class VisionConfig:
     num_layers: int = 4
     num_heads: int = 4
     mlp_ratio: float = 4.0  # ViT only
+    stem: PatchStem = PatchStem.PATCH  # ViT only: how pixels become patch features
     feature_layer: int = -1  # -1: last layer (after the final norm); -2: the penultimate (LLaVA), ...
     image_mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     image_std: tuple[float, float, float] = (0.5, 0.5, 0.5)
@@ -93,6 +99,11 @@ class VisionConfig:
 
     def __post_init__(self) -> None:
         _coerce_kind(self, VisionKind)
+        _coerce_kind(self, PatchStem, "stem")
+        if self.stem is PatchStem.CONV and (
+            self.kind is not VisionKind.VIT or self.patch_size.bit_count() != 1
+        ):
+            raise ConfigError("a conv stem needs the own ViT and a power-of-two patch size")
         if self.image_size % self.patch_size:
             raise ConfigError(
                 f"image_size {self.image_size} is not a multiple of patch_size {self.patch_size}"
@@ -253,12 +264,12 @@ class VLMConfig:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
 
-def _coerce_kind(config: Any, kind: type[StrEnum]) -> None:
-    """Accept the kind as its string value at construction; an unknown value raises."""
+def _coerce_kind(config: Any, kind: type[StrEnum], name: str = "kind") -> None:
+    """Accept the enum field `name` as its string value at construction; an unknown value raises."""
     try:
-        object.__setattr__(config, "kind", kind(config.kind))
+        object.__setattr__(config, name, kind(getattr(config, name)))
     except ValueError:
-        raise ConfigError(f"unknown {kind.__name__} {config.kind!r}") from None
+        raise ConfigError(f"unknown {kind.__name__} {getattr(config, name)!r}") from None
 
 
 def _check_agrees(config: Any, hf: Any, **pairs: str) -> None:

@@ -7,6 +7,9 @@ Design choices:
 - For another grid (a tile of a different size, a wide image) the table is resized bicubically (DINOv2),
   so one encoder serves any input whose sides are multiples of the patch size.
 - No CLS token: the projectors consume the patch tokens only.
+- The patch stem is a strided convolution (ViT) or, with `stem="conv"`, stride-2 3x3 convolutions down to
+  the same grid (Xiao et al. 2021, "Early convolutions help transformers see better"): each patch feature
+  then sees past its own 8 px, so a 6-px shape cut by a patch edge is still seen whole.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vlm_engine.model.config import VisionConfig
+from vlm_engine.model.config import PatchStem, VisionConfig
 from vlm_engine.model.layers import TransformerBlock
 
 
@@ -35,11 +38,29 @@ def sincos_2d(rows: int, cols: int, dim: int) -> torch.Tensor:
     return torch.cat(parts, dim=1).float()
 
 
+def conv_stem(patch_size: int, dim: int) -> nn.Sequential:
+    """log2(patch_size) stages of two 3x3 convolutions (the first with stride 2), each with GroupNorm and
+    GELU, channels doubling up to `dim`, then a 1x1 convolution to `dim`: the grid of a strided patch
+    embedding, from overlapping receptive fields (31 px at 8-px patches)."""
+    layers: list[nn.Module] = []
+    steps = patch_size.bit_length() - 1
+    channels = 3
+    for i in range(steps):
+        out = max(dim >> (steps - 1 - i), 16)
+        for stride in (2, 1):
+            layers += [nn.Conv2d(channels, out, 3, stride=stride, padding=1), nn.GroupNorm(8, out), nn.GELU()]
+            channels = out
+    return nn.Sequential(*layers, nn.Conv2d(channels, dim, 1))
+
+
 class ViT(nn.Module):
     def __init__(self, config: VisionConfig) -> None:
         super().__init__()
         self.config = config
-        self.patch_embed = nn.Conv2d(3, config.hidden_size, config.patch_size, stride=config.patch_size)
+        if config.stem is PatchStem.CONV:
+            self.patch_embed = conv_stem(config.patch_size, config.hidden_size)
+        else:
+            self.patch_embed = nn.Conv2d(3, config.hidden_size, config.patch_size, stride=config.patch_size)
         rows, cols = config.grid
         self.pos_embed = nn.Parameter(sincos_2d(rows, cols, config.hidden_size).unsqueeze(0))
         depth = config.num_layers + config.feature_layer + 1  # blocks past the feature layer never run

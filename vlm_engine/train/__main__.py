@@ -22,9 +22,11 @@ from pathlib import Path
 
 import torch
 
+from vlm_engine.model import checkpoint
+from vlm_engine.model.tokenizer import SightlineTokenizer
 from vlm_engine.train import stages
 from vlm_engine.train.pretrained import pretrained_tokenizer, real_size_recipe
-from vlm_engine.train.recipe import build_model, recipe_tokenizer, tiny_recipe
+from vlm_engine.train.recipe import build_model, carried_decoder_recipe, recipe_tokenizer, tiny_recipe
 
 logger = logging.getLogger("vlm_engine.train")
 
@@ -40,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recipe", choices=("tiny", "real"), default="tiny")
     parser.add_argument("--vision", type=Path, help="real recipe: a pretrained tower's directory")
     parser.add_argument("--language", type=Path, help="real recipe: a pretrained causal LM's directory")
+    parser.add_argument(
+        "--decoder-from",
+        type=Path,
+        help="tiny recipe: start the decoder from this Sightline checkpoint's (and use its tokenizer)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.threads:
@@ -54,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--recipe real needs --vision DIR and --language DIR")
         tokenizer = pretrained_tokenizer(args.language)
         recipe = real_size_recipe(args.vision, args.language, tokenizer)
+    elif args.decoder_from:
+        tokenizer = SightlineTokenizer.from_file(args.decoder_from / checkpoint.TOKENIZER_FILE)
+        recipe = carried_decoder_recipe(tiny_recipe(tokenizer), args.decoder_from)
     else:
         tokenizer = recipe_tokenizer()
         recipe = tiny_recipe(tokenizer)

@@ -20,10 +20,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import torch
 
-from vlm_engine.model.config import LanguageConfig, ProjectorConfig, ProjectorKind, VisionConfig, VLMConfig
+from vlm_engine.model import checkpoint
+from vlm_engine.model.config import (
+    LanguageConfig,
+    PatchStem,
+    ProjectorConfig,
+    ProjectorKind,
+    VisionConfig,
+    VLMConfig,
+)
 from vlm_engine.model.tokenizer import SightlineTokenizer, train_tokenizer
 from vlm_engine.model.vlm import SightlineVLM
 from vlm_engine.train.data import generate_samples
@@ -68,6 +77,7 @@ class Recipe:
     stage2_encoder_lr_scale: float = 0.0  # stage 2 tunes the encoder at this fraction of its rate (0: frozen)
     answer_weighting: str = "token"  # stages 1-2 average answer losses per "token" or per "sample"
     pretrained: dict[str, str] = field(default_factory=dict)  # real-size: vision/language part directories
+    decoder_from: str | None = None  # a Sightline checkpoint whose decoder this recipe starts from
 
     def __post_init__(self) -> None:
         if self.answer_weighting not in ("sample", "token"):
@@ -102,7 +112,9 @@ def recipe_tokenizer(bpe_vocab_size: int = 1024, seed: int = 0) -> SightlineToke
 
 def tiny_model_config(tokenizer: SightlineTokenizer) -> VLMConfig:
     return VLMConfig(
-        vision=VisionConfig(image_size=64, patch_size=8, hidden_size=128, num_layers=4, num_heads=4),
+        vision=VisionConfig(
+            image_size=64, patch_size=8, hidden_size=128, num_layers=4, num_heads=4, stem=PatchStem.CONV
+        ),
         projector=ProjectorConfig(kind=ProjectorKind.PIXEL_SHUFFLE_MLP, shuffle_factor=2),
         language=LanguageConfig(
             vocab_size=len(tokenizer),
@@ -134,6 +146,29 @@ def tiny_recipe(tokenizer: SightlineTokenizer) -> Recipe:
     )
 
 
+def carried_decoder_recipe(base: Recipe, checkpoint_dir: str | Path) -> Recipe:
+    """`base` with its decoder carried over from a trained Sightline checkpoint (a new encoder under a
+    trained language model, as LLaVA swaps towers): stage 0 trains the encoder only, stage 1 aligns a
+    fresh projector for twice as long, and stage 2 re-tunes for 3,000 steps at half the rate, location
+    targets from 4 bins, scenes crowding fast (the decoder already writes boxes, counts and verdicts)."""
+    return replace(
+        base,
+        stage0_language=replace(base.stage0_language, steps=0),
+        stage1=replace(base.stage1, steps=base.stage1.steps * 2),
+        stage2=replace(base.stage2, steps=3000, lr=base.stage2.lr / 2, loc_sigma=4.0),
+        curriculum_steps=500,
+        decoder_from=str(checkpoint_dir),
+    )
+
+
+def load_carried_decoder(model: SightlineVLM, checkpoint_dir: str | Path) -> None:
+    """Copy the checkpoint's decoder into `model`; its language config must be the recipe's."""
+    source, _ = checkpoint.load(checkpoint_dir)
+    if source.config.language != model.config.language:
+        raise ValueError(f"{checkpoint_dir}: its decoder is not this recipe's ({source.config.language})")
+    model.language.load_state_dict(source.language.state_dict())
+
+
 def init_location_embeddings(model: SightlineVLM, tokenizer: SightlineTokenizer) -> None:
     """Set the location tokens' embeddings to sine-cosine codes of their bin (own decoder only)."""
     table = model.language.embed_tokens.weight
@@ -157,6 +192,8 @@ def build_model(recipe: Recipe, tokenizer: SightlineTokenizer) -> SightlineVLM:
         from vlm_engine.train.pretrained import load_pretrained_parts
 
         load_pretrained_parts(model, recipe)
+    elif recipe.decoder_from:
+        load_carried_decoder(model, recipe.decoder_from)
     else:
         init_location_embeddings(model, tokenizer)
     return model
