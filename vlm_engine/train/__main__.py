@@ -5,7 +5,10 @@
 runs the tiny recipe, stages 0 to 3 with 2b (about 95 minutes on two CPU cores, about 3 hours on a
 slower pair; the shipped checkpoint's own lineage is in the README). `--recipe real --vision DIR
 --language DIR` builds the VLM from pretrained transformers parts on disk instead (a GPU run; stage 0 is
-skipped). A stopped run resumes where it stopped when started again with the same --out. `--eval N`
+skipped). `--decoder-from DIR` starts the tiny recipe's decoder from a trained Sightline checkpoint's (its
+tokenizer too): stage 0 then trains the encoder only and stages 1-3 re-tune on it, about 95 minutes on
+two threads (`recipe.carried_decoder_recipe`; how the shipped model was made). A stopped run resumes where
+it stopped when started again with the same --out. `--eval N`
 scores the model DPO started from and the stage-3 model side by side on the held-out synthetic suite (N
 samples per task) and writes the figures next to the shipped model.
 """
