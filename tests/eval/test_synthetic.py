@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 from vlm_engine.backends.base import Generation, SourceBox
+from vlm_engine.backends.native import NativeBackend
 from vlm_engine.eval import synthetic
 from vlm_engine.eval.__main__ import main as eval_main
 from vlm_engine.grounding import BoxDialect, parse_boxes
@@ -88,3 +89,23 @@ def test_cli_scores_only_the_tasks_asked_for(tmp_path, capsys):
     assert "grounding_acc@0.5" not in capsys.readouterr().out
     with pytest.raises(SystemExit):
         eval_main([*args[:-1], "presence,nonsense"])
+
+
+def test_cli_pools_seeds(tmp_path):
+    out = tmp_path / "pooled.json"
+    shipped = REPO_ROOT / "models" / "sightline-tiny"
+    args = ["--suite", "synthetic", "--model", str(shipped), "--tasks", "presence"]
+    assert eval_main([*args, "--seed", "3,4", "--n", "4,6", "--json", str(out)]) == 0
+    written = json.loads(out.read_text())
+    assert written["n"] == 10 and len(written["records"]) == 10
+    assert written["metrics"] == synthetic.summarise(written["records"])
+    assert {seed: r["n"] for seed, r in written["per_seed"].items()} == {"3": 4, "4": 6}
+    alone = synthetic.run(NativeBackend.from_pretrained(shipped), n=4, seed=3, tasks=("presence",))
+    assert written["per_seed"]["3"]["metrics"] == alone["metrics"]
+    for bad in (
+        ["--seed", "3,4", "--n", "4,5,6"],
+        ["--seed", "3,3", "--n", "4"],
+        ["--seed", "x", "--n", "4"],
+    ):
+        with pytest.raises(SystemExit):
+            eval_main([*args, *bad])

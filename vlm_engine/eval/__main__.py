@@ -1,13 +1,16 @@
 """`python -m vlm_engine.eval --suite receipts|synthetic ...`: run one evaluation suite, print its table.
 
   --suite receipts --data DIR [--backend KIND:MODEL] [--limit N] [--json OUT]
-  --suite synthetic (--model DIR | --backend KIND:MODEL) --n N [--seed S] [--tasks T,..] [--agent] [--json OUT]
+  --suite synthetic (--model DIR | --backend KIND:MODEL) --n N[,N..] [--seed S[,S..]] [--tasks T,..]
+                    [--agent] [--json OUT]
 
 `--backend` names a backend for `vlm_engine.backends.registry.load_backend` as KIND:MODEL (e.g.
 `hf:/models/qwen2-vl`); `--model DIR` is the project's own checkpoint (the native backend). `--agent` asks
 the same held-out questions through the agent (`run_agent` on image and video files, its default
 options) and prints its table beside the bare model's. `--tasks presence` scores only that task's set (the
-same questions as in the full suite, so a large presence-only run is cheap).
+same questions as in the full suite, so a large presence-only run is cheap). Several seeds pool: `--seed
+0,1,2 --n 100,100,300` scores each seed's sets and prints the metrics over all 500 questions a task (one
+`--n` applies to every seed; the JSON holds each seed's metrics too).
 """
 
 from __future__ import annotations
@@ -32,8 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", help="receipts: a directory with img/, box/ and key/")
     parser.add_argument("--backend", help="KIND:MODEL, KIND one of " + ", ".join(BACKEND_KINDS))
     parser.add_argument("--model", help="synthetic: a native checkpoint directory")
-    parser.add_argument("--n", type=int, help="synthetic: how many samples")
-    parser.add_argument("--seed", type=int, default=0, help="synthetic: the sample seed")
+    parser.add_argument("--n", help="synthetic: how many samples a task (per seed: N or N,N,..)")
+    parser.add_argument("--seed", default="0", help="synthetic: the sample seed, or seeds to pool (S,S,..)")
     parser.add_argument("--tasks", help="synthetic: a comma-separated subset of the suite's tasks")
     parser.add_argument("--limit", type=int, help="receipts: only the first N")
     parser.add_argument(
@@ -58,6 +61,20 @@ def _jsonable(result: Any) -> Any:
     if dataclasses.is_dataclass(result) and not isinstance(result, type):
         return dataclasses.asdict(result)
     return result
+
+
+def _draws(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[tuple[int, int]]:
+    """(seed, n) pairs from --seed and --n: one n for every seed, or one per seed."""
+    try:
+        seeds = [int(s) for s in args.seed.split(",")]
+        counts = [int(n) for n in args.n.split(",")]
+    except ValueError:
+        parser.error("--seed and --n take integers, comma-separated")
+    if len(counts) == 1:
+        counts *= len(seeds)
+    if len(counts) != len(seeds) or len(set(seeds)) != len(seeds) or min(counts) < 1:
+        parser.error("--n takes one count, or one per seed of --seed; each seed once, each count >= 1")
+    return list(zip(seeds, counts, strict=True))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,11 +106,18 @@ def main(argv: list[str] | None = None) -> int:
         unknown = sorted(set(tasks) - set(synthetic.TASKS))
         if unknown:
             parser.error(f"unknown tasks {unknown}; known: {', '.join(synthetic.TASKS)}")
-        result = synthetic.run(backend, n=args.n, seed=args.seed, tasks=tasks)
+        draws = _draws(args, parser)
+        if args.agent and len(draws) > 1:
+            parser.error("--agent takes one seed")
+        if len(draws) > 1:
+            result = synthetic.run_pooled(backend, draws, tasks)
+        else:
+            ((seed, n),) = draws
+            result = synthetic.run(backend, n=n, seed=seed, tasks=tasks)
         if args.agent:
             from vlm_engine.eval import through_agent
 
-            agent = through_agent.run(backend, n=args.n, seed=args.seed, tasks=tasks)
+            agent = through_agent.run(backend, n=n, seed=seed, tasks=tasks)
             result = {"model": result, "agent": agent}
             table = synthetic.format_table(result["model"], result["agent"])
         else:
