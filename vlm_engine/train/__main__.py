@@ -8,7 +8,10 @@ slower pair; the shipped checkpoint's own lineage is in the README). `--recipe r
 skipped). `--decoder-from DIR` starts the tiny recipe's decoder from a trained Sightline checkpoint's (its
 tokenizer too): stage 0 then trains the encoder only and stages 1-3 re-tune on it, about 95 minutes on
 two threads (`recipe.carried_decoder_recipe`; how the shipped model was made). A stopped run resumes where
-it stopped when started again with the same --out. `--eval N`
+it stopped when started again with the same --out. `--from DIR` starts the stages from a trained
+Sightline checkpoint instead of a new model (its tokenizer too; pick the stages with --stages, e.g.
+`--stages stage2b,stage3` for a further focused pass and DPO). `--set NAME=VALUE` (repeatable) changes one
+recipe setting, `--set seed=11 --set stage2b.steps=5000` (`recipe.with_overrides`). `--eval N`
 scores the model DPO started from and the stage-3 model side by side on the held-out synthetic suite (N
 samples per task) and writes the figures next to the shipped model.
 """
@@ -29,7 +32,13 @@ from vlm_engine.model import checkpoint
 from vlm_engine.model.tokenizer import SightlineTokenizer
 from vlm_engine.train import stages
 from vlm_engine.train.pretrained import pretrained_tokenizer, real_size_recipe
-from vlm_engine.train.recipe import build_model, carried_decoder_recipe, recipe_tokenizer, tiny_recipe
+from vlm_engine.train.recipe import (
+    build_model,
+    carried_decoder_recipe,
+    recipe_tokenizer,
+    tiny_recipe,
+    with_overrides,
+)
 
 logger = logging.getLogger("vlm_engine.train")
 
@@ -50,6 +59,19 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="tiny recipe: start the decoder from this Sightline checkpoint's (and use its tokenizer)",
     )
+    parser.add_argument(
+        "--from",
+        dest="start",
+        type=Path,
+        help="tiny recipe: start the stages from this Sightline checkpoint (and use its tokenizer)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change a recipe setting: seed=11, stage2b.steps=5000, dpo_present_keep=0.5 (repeatable)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.threads:
@@ -58,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown stages {sorted(unknown)}; known: {', '.join(stages.STAGES)}")
 
+    if args.start and (args.decoder_from or args.recipe == "real"):
+        parser.error("--from starts from a whole checkpoint: not with --decoder-from or --recipe real")
     started = time.perf_counter()
+    model = None
     if args.recipe == "real":
         if not (args.vision and args.language):
             parser.error("--recipe real needs --vision DIR and --language DIR")
@@ -67,12 +92,22 @@ def main(argv: list[str] | None = None) -> int:
     elif args.decoder_from:
         tokenizer = SightlineTokenizer.from_file(args.decoder_from / checkpoint.TOKENIZER_FILE)
         recipe = carried_decoder_recipe(tiny_recipe(tokenizer), args.decoder_from)
+    elif args.start:
+        model, tokenizer = checkpoint.load(args.start)
+        recipe = tiny_recipe(tokenizer)
     else:
         tokenizer = recipe_tokenizer()
         recipe = tiny_recipe(tokenizer)
+    try:
+        recipe = with_overrides(recipe, args.set)
+    except ValueError as exc:
+        parser.error(f"--set {exc}")
     if args.scale != 1.0:
         recipe = recipe.scaled(args.scale)
-    model = build_model(recipe, tokenizer)
+    if model is None:
+        model = build_model(recipe, tokenizer)
+    elif recipe.model != model.config:
+        parser.error(f"--from {args.start}: not the tiny recipe's model ({model.config})")
     final = stages.train(recipe, tokenizer, model, args.out, tuple(args.stages.split(",")))
     minutes = (time.perf_counter() - started) / 60
     logger.info("trained in %.1f min: %s", minutes, final)

@@ -15,6 +15,9 @@ Design choices:
   training").
 - `pretrained.real_size_recipe` builds the same VLM from transformers parts saved on disk (a SigLIP tower
   and a Qwen2.5 causal LM, say) for a GPU run; the stages are the same code.
+- `with_overrides` changes a recipe's settings by name (`seed=11`, `stage2b.steps=5000`), each value
+  parsed as JSON and held to the type the setting has, so a one-off variant of a run is a command line,
+  not a script.
 - The tokenizer is byte-level BPE trained on the text the generators write, and the location tokens'
   embeddings start as 1D sine-cosine codes of their bin: nearby bins start similar, so a box learned from
   scratch moves smoothly instead of guessing among 1000 unrelated tokens.
@@ -22,8 +25,9 @@ Design choices:
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
@@ -171,6 +175,46 @@ def load_carried_decoder(model: SightlineVLM, checkpoint_dir: str | Path) -> Non
     if source.config.language != model.config.language:
         raise ValueError(f"{checkpoint_dir}: its decoder is not this recipe's ({source.config.language})")
     model.language.load_state_dict(source.language.state_dict())
+
+
+def with_overrides(recipe: Recipe, overrides: list[str]) -> Recipe:
+    """`recipe` with each "NAME=VALUE" applied: NAME a recipe field or STAGE.FIELD of a stage's settings,
+    VALUE JSON (a bare word is a string) of the type the setting already has (an int where a float is
+    asked is fine; a setting that is None takes a number or a string). Raises ValueError naming what is
+    wrong."""
+    for override in overrides:
+        name, equals, text = override.partition("=")
+        if not equals:
+            raise ValueError(f"an override is NAME=VALUE, not {override!r}")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        stage, _, setting = name.rpartition(".")
+        if not stage:
+            recipe = _replaced(recipe, setting, value, name)
+            continue
+        stages = [f.name for f in fields(recipe) if isinstance(getattr(recipe, f.name), StageSettings)]
+        if stage not in stages:
+            raise ValueError(
+                f"{name}: {stage!r} is not a stage of the recipe; its stages: {', '.join(stages)}"
+            )
+        recipe = replace(recipe, **{stage: _replaced(getattr(recipe, stage), setting, value, name)})
+    return recipe
+
+
+def _replaced(settings: object, setting: str, value: object, name: str) -> object:
+    known = [f.name for f in fields(settings)]
+    if setting not in known:
+        raise ValueError(f"{name}: not a setting; known: {', '.join(known)}")
+    current = getattr(settings, setting)
+    if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    fits = isinstance(value, (int, float, str)) if current is None else type(value) is type(current)
+    if not fits:
+        kind = "unset" if current is None else f"a {type(current).__name__}"
+        raise ValueError(f"{name}: {value!r} does not fit this setting ({kind})")
+    return replace(settings, **{setting: value})
 
 
 def init_location_embeddings(model: SightlineVLM, tokenizer: SightlineTokenizer) -> None:
