@@ -11,8 +11,11 @@ Ways, same backend, same pictures:
 (b) by grounding: "Find every circle." -> every stated box, greedy NMS at IoU 0.5, count = boxes left
     (`agent.count.count_by_grounding`);
 (c) by grounding on views: (b) on ten views of the picture (eight shifts of 1/16 of its side and the
-    mirror image, `agent.views`), the count the (lower) median of the ten (what `run_agent` does).
-Columns per bucket: exact match and mean absolute error of each way; the ratio (c)/(a) of exact match.
+    mirror image, `agent.views`), the count the (lower) median of the ten;
+(d) checked: (a)'s number when one of (c)'s views found exactly that many boxes (those are the evidence),
+    else (c)'s median (what `run_agent` does).
+Columns per bucket: exact match and mean absolute error of each way; the ratios (c)/(a) and (d)/(a) of
+exact match. Times: (d) is (a)'s call plus the views'.
 """
 
 from __future__ import annotations
@@ -51,34 +54,41 @@ def main() -> int:
             wanted[sample.subset] -= 1
             samples.append(sample)
     results: dict[str, dict[str, list[tuple[int, int]]]] = defaultdict(lambda: defaultdict(list))
-    seconds = {"direct": 0.0, "grounding": 0.0, "views": 0.0}
+    seconds = {"direct": 0.0, "grounding": 0.0, "views": 0.0, "checked": 0.0}
     for sample in samples:
         image = ImageInput.whole(sample.pictures[0].pixels)
         phrase = count_target(sample.question)
         truth = sample.truth["count"]
         started = time.perf_counter()
         direct = ask_count(backend, image, phrase, Trace())
-        seconds["direct"] += time.perf_counter() - started
+        seconds_direct = time.perf_counter() - started
+        seconds["direct"] += seconds_direct
         started = time.perf_counter()
         grounded = count_by_grounding(backend, image, phrase, Trace()).count
         seconds["grounding"] += time.perf_counter() - started
         started = time.perf_counter()
         viewed = count_by_grounding(backend, image, phrase, Trace(), views=ViewsPolicy()).count
         seconds["views"] += time.perf_counter() - started
+        started = time.perf_counter()
+        checked = count_by_grounding(
+            backend, image, phrase, Trace(), views=ViewsPolicy(), number=direct
+        ).count
+        seconds["checked"] += time.perf_counter() - started + seconds_direct
         for way, said in (
             ("direct", -1 if direct is None else direct),
             ("grounding", grounded),
             ("views", viewed),
+            ("checked", checked),
         ):
             results[sample.subset][way].append((said, truth))
             results["all"][way].append((said, truth))
 
     print(f"{len(samples)} held-out scene counting questions, model {args.model}")
-    ways = ("direct", "grounding", "views")
+    ways = ("direct", "grounding", "views", "checked")
     print(
         f"{'true count':<11}{'n':>5}"
         + "".join(f"{w + ' exact':>17}" for w in ways)
-        + f"{'(c)/(a)':>9}"
+        + f"{'(c)/(a)':>9}{'(d)/(a)':>9}"
         + "".join(f"{'MAE ' + w:>16}" for w in ways)
     )
     for bucket in (*BUCKETS, "all"):
@@ -87,11 +97,14 @@ def main() -> int:
             continue
         exact = {w: sum(s == t for s, t in rows[w]) / len(rows[w]) for w in rows}
         mae = {w: sum(abs(max(s, 0) - t) for s, t in rows[w]) / len(rows[w]) for w in rows}
-        ratio = f"{exact['views'] / exact['direct']:.2f}x" if exact["direct"] else "-"
+        ratios = "".join(
+            f"{exact[w] / exact['direct']:.2f}x".rjust(9) if exact["direct"] else "-".rjust(9)
+            for w in ("views", "checked")
+        )
         print(
             f"{bucket:<11}{len(rows['direct']):>5}"
             + "".join(f"{exact[w]:>17.3f}" for w in ways)
-            + f"{ratio:>9}"
+            + ratios
             + "".join(f"{mae[w]:>16.2f}" for w in ways)
         )
     n = max(1, len(samples))

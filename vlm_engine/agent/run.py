@@ -10,7 +10,8 @@ Design choices:
 - On an image with a backend, questions about what is in it are answered by the backend and checked:
   "Is there a X?" -> presence (a majority over several views of the image, `views`), every yes pointed
   at for its evidence (and verified on a crop of that box under `verify_presence`);
-  "How many X?" and the count task -> count by grounding (`count`, over the views); ground -> the box
+  "How many X?" and the count task -> the number asked for, checked by grounding (`count`: the number
+  when some view's boxes agree with it, else the median of the views' box counts); ground -> the box
   asked for (fused over the views), asked again closer when it is small (`zoom.ask_closer`), then
   verified (a failing box is kept but flagged);
   "Is the X left of the Y?" -> X and Y grounded the same way, each on its own, and the verdict is
@@ -36,7 +37,7 @@ import numpy as np
 from sightline_common.sniff import MediaKind, sniff_file
 from vlm_engine import text_baseline
 from vlm_engine.agent import zoom as zoom_tool
-from vlm_engine.agent.count import count_by_grounding
+from vlm_engine.agent.count import ask_count, count_by_grounding
 from vlm_engine.agent.errors import AgentError, AgentErrorCode
 from vlm_engine.agent.extract import extract_fields, line_evidence
 from vlm_engine.agent.guard import DATA_NOTICE, MAX_ANSWER_CHARS, check_question, clean_text, parse_schema
@@ -303,7 +304,8 @@ def _answer_picture(task, question, viewed: _Viewed, backend, options, trace) ->
     if task == "count" or (task == "qa" and count_target(question) is not None):
         phrase = count_target(question) or ground_target(question)
         with trace.step("answer_count", question=question, phrase=phrase) as record:
-            counted = count_by_grounding(backend, image, phrase, trace, views=options.views)
+            number = ask_count(backend, image, phrase, trace)
+            counted = count_by_grounding(backend, image, phrase, trace, views=options.views, number=number)
             evidence = [Evidence.from_box(b, *size, label=phrase) for b in counted.boxes]
             record.outputs.update(text=str(counted.count), evidence=len(evidence))
         return Answer(str(counted.count), evidence=evidence, fields={"count": counted.count})
