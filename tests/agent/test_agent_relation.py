@@ -36,7 +36,8 @@ def test_the_verdict_is_the_geometry_of_the_two_boxes(tiny, tmp_path):
         assert all(0 <= v <= 64 for e in answer.evidence for v in e.bbox)
         gap = relation_gap(subject, reference, answer.fields["relation"])
         assert answer.fields["verdict"] == (gap > 0) and answer.text == ("yes" if gap > 0 else "no")
-        assert answer.fields["gap"] == pytest.approx(gap, abs=0.01)
+        # the gap is rounded to 0.01, and so is each coordinate of the evidence it is recomputed from
+        assert answer.fields["gap"] == pytest.approx(gap, abs=0.02)
         assert answer.fields["relation"] in sample.question
         tools = [step.tool for step in answer.trace]
         assert "answer_relation" in tools and tools.count("ground") == 2
