@@ -8,6 +8,8 @@ Design choices:
 - A step's samples are split into a few groups of similar length before padding (`padded_groups`): the
   task mix pairs one-token answers with twelve-box ones, and padding every row to the longest wasted a
   third of the decoder's work (`bench/bench_train_step.py` measures the saving).
+- `Batch.verdict` marks the verdict of each spatial answer (its tokens after the last `</box>`, eos
+  aside): the one place where the answer compares the two boxes just written, which a loss may weigh up.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class Batch:
     labels: torch.Tensor  # (rows, length), IGNORE_INDEX where no loss falls
     pixels: np.ndarray  # (images, size, size, 3) uint8
     images_per_row: list[int]
+    verdict: torch.Tensor  # (rows, length) bool: the tokens of a spatial answer's verdict
 
     @property
     def label_tokens(self) -> int:
@@ -95,9 +98,24 @@ def collate(
         encode_example(tokenizer, s.question, [placeholders] * len(s.pictures), answer)
         for s, answer in zip(samples, answers, strict=True)
     ]
+    labels = pad_rows([labels for _, labels in encoded], IGNORE_INDEX)
     return Batch(
         input_ids=pad_rows([ids for ids, _ in encoded], tokenizer.pad_id),
-        labels=pad_rows([labels for _, labels in encoded], IGNORE_INDEX),
+        labels=labels,
         pixels=np.stack([p.pixels for s in samples for p in s.pictures]),
         images_per_row=[len(s.pictures) for s in samples],
+        verdict=verdict_mask(labels, [s.task == "spatial" for s in samples], tokenizer),
     )
+
+
+def verdict_mask(
+    labels: torch.Tensor, spatial: Sequence[bool], tokenizer: SightlineTokenizer
+) -> torch.Tensor:
+    """(rows, length) True on the labelled tokens after a spatial row's last `</box>`, its eos aside."""
+    mask = torch.zeros_like(labels, dtype=torch.bool)
+    for row, is_spatial in enumerate(spatial):
+        ends = (labels[row] == tokenizer.box_end_id).nonzero()
+        if is_spatial and len(ends):
+            after = labels[row, int(ends[-1]) + 1 :]
+            mask[row, int(ends[-1]) + 1 :] = (after != IGNORE_INDEX) & (after != tokenizer.eos_id)
+    return mask

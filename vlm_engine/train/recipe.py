@@ -84,6 +84,7 @@ class Recipe:
     curriculum_steps: int = 1500  # stage 2 grows scenes from 3 to 12 shapes over these steps
     stage2_encoder_lr_scale: float = 0.0  # stage 2 tunes the encoder at this fraction of its rate (0: frozen)
     answer_weighting: str = "token"  # stages 1-2 average answer losses per "token" or per "sample"
+    verdict_weight: float = 1.0  # stages 1-2: a spatial answer's verdict tokens weigh this many answer tokens
     pretrained: dict[str, str] = field(default_factory=dict)  # real-size: vision/language part directories
     decoder_from: str | None = None  # a Sightline checkpoint whose decoder this recipe starts from
 
@@ -92,6 +93,8 @@ class Recipe:
             raise ValueError(f"answer_weighting must be 'sample' or 'token', not {self.answer_weighting!r}")
         if not 0.0 <= self.dpo_present_keep <= 1.0:
             raise ValueError(f"dpo_present_keep must be within [0, 1], not {self.dpo_present_keep}")
+        if self.verdict_weight <= 0:
+            raise ValueError(f"verdict_weight must be positive, not {self.verdict_weight}")
 
     def scaled(self, factor: float) -> Recipe:
         """The same recipe with every stage's steps scaled (the smoke test runs a sliver of it)."""

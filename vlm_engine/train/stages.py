@@ -197,6 +197,7 @@ def loss_sums(
     auxiliary: Auxiliary,
     train_encoder: bool = False,
     per_sample: bool = False,
+    verdict_weight: float = 1.0,
 ) -> LossSums:
     """The answer loss summed (as `losses.answer_sum` says), the word alignment of the visual tokens and
     the per-token matching loss (question-first prompts let each visual token read the question and say
@@ -208,6 +209,8 @@ def loss_sums(
     targets = batch.labels[:, 1:]
     scored = targets != IGNORE_INDEX
     losses = token_losses(model.language.logits(hidden[scored]).float(), targets[scored], loc_ids, sigma)
+    if verdict_weight != 1.0:
+        losses = torch.where(batch.verdict[:, 1:][scored], losses * verdict_weight, losses)
     rows = len(batch.images_per_row)
     answers = answer_sum(losses, scored.nonzero()[:, 0], rows, per_sample)
     alignment, alignment_count = word_alignment_sums(model, encoded, auxiliary.words)
@@ -305,6 +308,7 @@ class SupervisedLoss:
     match_head: nn.Linear
     train_encoder: bool = False
     per_sample: bool = False
+    verdict_weight: float = 1.0
     max_groups: int = 3
 
     def __post_init__(self) -> None:
@@ -322,7 +326,14 @@ class SupervisedLoss:
             batch = collate(group, self.tokenizer, placeholders)
             auxiliary = auxiliary_targets(group, self.words, self.token_grid, self.match_head)
             sums = loss_sums(
-                self.model, batch, self.loc_ids, sigma, auxiliary, self.train_encoder, self.per_sample
+                self.model,
+                batch,
+                self.loc_ids,
+                sigma,
+                auxiliary,
+                self.train_encoder,
+                self.per_sample,
+                self.verdict_weight,
             )
             count = len(group[0].pictures)
             by_count[count] = by_count[count] + sums if count in by_count else sums
@@ -344,7 +355,12 @@ def stage_supervised(
     _set_trainable(model, vision=tune_encoder, projector=True, language=tuning)
     match_head = nn.Linear(recipe.model.language.hidden_size, 1)
     step_loss = SupervisedLoss(
-        model, tokenizer, match_head, tune_encoder, per_sample=recipe.answer_weighting == "sample"
+        model,
+        tokenizer,
+        match_head,
+        tune_encoder,
+        per_sample=recipe.answer_weighting == "sample",
+        verdict_weight=recipe.verdict_weight,
     )
 
     def step_fn(step: int) -> loop.StepResult:
