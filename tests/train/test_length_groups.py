@@ -9,13 +9,13 @@ import random
 
 import pytest
 import torch
-from torch import nn
 
+from tests.train.conftest import untrained_tiny
 from vlm_engine.model.tokenizer import IGNORE_INDEX
 from vlm_engine.train import stages
 from vlm_engine.train.batches import collate, padded_groups, split_by_length
 from vlm_engine.train.data import generate_samples
-from vlm_engine.train.recipe import build_model, recipe_tokenizer, tiny_recipe
+from vlm_engine.train.recipe import recipe_tokenizer
 
 
 def padded_area(lengths: list[int], runs: list[list[int]]) -> int:
@@ -72,11 +72,7 @@ def test_groups_separate_videos_and_cut_padding_on_a_real_batch():
 @functools.cache
 def tuning_loss_setup():
     """The tiny recipe's model, an untrained match head and a stage-2 batch of stills and three videos."""
-    torch.manual_seed(0)
-    tokenizer = recipe_tokenizer()
-    recipe = tiny_recipe(tokenizer)
-    model = build_model(recipe, tokenizer).eval()
-    match_head = nn.Linear(recipe.model.language.hidden_size, 1)
+    _, model, tokenizer, match_head = untrained_tiny()
     stills = generate_samples(29, 321, mix="tuning")
     videos = generate_samples(3, 322, mix="temporal")
     return model, tokenizer, match_head, [s for s in stills if len(s.pictures) == 1], videos

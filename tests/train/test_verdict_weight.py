@@ -3,29 +3,18 @@ loss, and nothing else changes."""
 
 from __future__ import annotations
 
-import functools
-
 import pytest
 import torch
-from torch import nn
 
+from tests.train.conftest import untrained_tiny
 from vlm_engine.train import stages
 from vlm_engine.train.batches import collate
 from vlm_engine.train.data import generate_samples
-from vlm_engine.train.recipe import build_model, recipe_tokenizer, tiny_recipe, with_overrides
-
-
-@functools.cache
-def setup():
-    torch.manual_seed(0)
-    tokenizer = recipe_tokenizer()
-    recipe = tiny_recipe(tokenizer)
-    model = build_model(recipe, tokenizer).eval()
-    return recipe, model, tokenizer, nn.Linear(recipe.model.language.hidden_size, 1)
+from vlm_engine.train.recipe import with_overrides
 
 
 def test_the_mask_holds_exactly_each_spatial_answers_verdict():
-    _, model, tokenizer, _ = setup()
+    _, model, tokenizer, _ = untrained_tiny()
     samples = generate_samples(24, 5, mix={"spatial": 1.0, "ground": 1.0, "count": 1.0})
     assert {s.task for s in samples} == {"spatial", "ground", "count"}
     batch = collate(samples, tokenizer, model.image_placeholders)
@@ -35,7 +24,7 @@ def test_the_mask_holds_exactly_each_spatial_answers_verdict():
 
 
 def step_loss(samples, verdict_weight: float) -> float:
-    _, model, tokenizer, match_head = setup()
+    _, model, tokenizer, match_head = untrained_tiny()
     loss = stages.SupervisedLoss(model, tokenizer, match_head, verdict_weight=verdict_weight)
     with torch.no_grad():
         return float(loss(samples, sigma=1.0)[0])
@@ -51,7 +40,7 @@ def test_the_weight_scales_the_verdicts_share_of_the_loss_only():
 
 
 def test_the_recipe_refuses_a_weight_that_is_not_positive():
-    recipe, _, _, _ = setup()
+    recipe, _, _, _ = untrained_tiny()
     assert recipe.verdict_weight == 1.0
     assert with_overrides(recipe, ["verdict_weight=8"]).verdict_weight == 8.0
     with pytest.raises(ValueError, match="verdict_weight"):
