@@ -1,5 +1,5 @@
-"""A short real training run: every stage runs, the instruction-tuning loss falls, stages resume, a recipe
-without stage 2b goes from stage 2 to DPO.
+"""A short real training run: every stage runs, the instruction-tuning loss falls, the verdict drill moves
+the decoder alone, stages resume, a recipe without stage 2b goes from stage 2 to DPO.
 
 Sizes are cut down (a two-layer model, tens of steps) so the test takes well under a minute on two cores;
 the recipe, losses, data and loop are the ones that made the shipped model.
@@ -56,6 +56,8 @@ def small_recipe(stage2_steps: int = 60):
         stage1=replace(few, mix="captions"),
         stage2=StageSettings(steps=stage2_steps, batch_size=16, lr=3e-3, warmup=5),
         stage2b=replace(few, mix="focus", loc_sigma=1.0),
+        stage2v=replace(few, mix="spatial"),
+        verdict_drill=4,
         stage3=replace(few, lr=1e-4),
         curriculum_steps=10,
     )
@@ -72,6 +74,13 @@ def test_every_stage_runs_and_instruction_loss_falls(tmp_path):
     assert len(losses) == recipe.stage2.steps
     first, last = sum(losses[:10]) / 10, sum(losses[-10:]) / 10
     assert last < first * 0.8, (first, last)
+    frozen = [p.detach().clone() for p in [*model.vision.parameters(), *model.projector.parameters()]]
+    decoder = [p.detach().clone() for p in model.language.parameters()]
+    drilled = stages.stage_verdict(recipe, model, tok, tmp_path / "s2v")
+    assert len(drilled) == recipe.stage2v.steps and all(torch.isfinite(torch.tensor(drilled)))
+    after = [*model.vision.parameters(), *model.projector.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(frozen, after, strict=True))
+    assert any(not torch.equal(a, b) for a, b in zip(decoder, model.language.parameters(), strict=True))
     focused = stages.stage_supervised(recipe, "stage2b", model, tok, tmp_path / "s2b")
     assert len(focused) == recipe.stage2b.steps and all(torch.isfinite(torch.tensor(focused)))
     dpo = stages.stage3(recipe, model, tok, tmp_path / "s3")
@@ -93,7 +102,7 @@ def test_a_recipe_without_stage2b_goes_from_stage2_to_dpo(tmp_path):
     tok = tokenizer()
     final = stages.train(recipe, tok, build_model(recipe, tok), tmp_path)
     assert final == tmp_path / "stage3" / "model"
-    assert not (tmp_path / "stage2b").exists()
+    assert not (tmp_path / "stage2b").exists() and (tmp_path / "stage2v" / "model").exists()
     with pytest.raises(ValueError, match="no stage2b"):
         stages.stage_supervised(recipe, "stage2b", build_model(recipe, tok), tok, tmp_path / "x")
 

@@ -2,15 +2,15 @@
 
     python -m vlm_engine.train --out runs/sightline-tiny --ship models/sightline-tiny
 
-runs the tiny recipe, stages 0 to 3 with 2b (about 95 minutes on two CPU cores, about 3 hours on a
-slower pair; the shipped checkpoint's own lineage is in the README). `--recipe real --vision DIR
+runs the tiny recipe, stages 0 to 3 with 2v and 2b (about 110 minutes on two CPU cores, about 3.5 hours
+on a slower pair; the shipped checkpoint's own lineage is in the README). `--recipe real --vision DIR
 --language DIR` builds the VLM from pretrained transformers parts on disk instead (a GPU run; stage 0 is
 skipped). `--decoder-from DIR` starts the tiny recipe's decoder from a trained Sightline checkpoint's (its
 tokenizer too): stage 0 then trains the encoder only and stages 1-3 re-tune on it, about 95 minutes on
 two threads (`recipe.carried_decoder_recipe`; how the shipped model was made). A stopped run resumes where
 it stopped when started again with the same --out. `--from DIR` starts the stages from a trained
 Sightline checkpoint instead of a new model (its tokenizer too; pick the stages with --stages, e.g.
-`--stages stage2b,stage3` for a further focused pass and DPO). `--set NAME=VALUE` (repeatable) changes one
+`--stages stage2v,stage2b,stage3` for the verdict drill, a further focused pass and DPO). `--set NAME=VALUE` (repeatable) changes one
 recipe setting, `--set seed=11 --set stage2b.steps=5000` (`recipe.with_overrides`). `--eval N`
 scores the model DPO started from and the stage-3 model side by side on the held-out synthetic suite (N
 samples per task) and writes the figures next to the shipped model.

@@ -8,8 +8,8 @@ Design choices:
 - A step's samples are split into a few groups of similar length before padding (`padded_groups`): the
   task mix pairs one-token answers with twelve-box ones, and padding every row to the longest wasted a
   third of the decoder's work (`bench/bench_train_step.py` measures the saving).
-- `Batch.verdict` marks the verdict of each spatial answer (its tokens after the last `</box>`, eos
-  aside): the one place where the answer compares the two boxes just written, which a loss may weigh up.
+- `verdict_mask` marks the verdict of a spatial answer (its tokens after the last `</box>`, eos aside):
+  the one place where the answer compares the two boxes just written, which stage 2v drills alone.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ class Batch:
     labels: torch.Tensor  # (rows, length), IGNORE_INDEX where no loss falls
     pixels: np.ndarray  # (images, size, size, 3) uint8
     images_per_row: list[int]
-    verdict: torch.Tensor  # (rows, length) bool: the tokens of a spatial answer's verdict
 
     @property
     def label_tokens(self) -> int:
@@ -98,13 +97,11 @@ def collate(
         encode_example(tokenizer, s.question, [placeholders] * len(s.pictures), answer)
         for s, answer in zip(samples, answers, strict=True)
     ]
-    labels = pad_rows([labels for _, labels in encoded], IGNORE_INDEX)
     return Batch(
         input_ids=pad_rows([ids for ids, _ in encoded], tokenizer.pad_id),
-        labels=labels,
+        labels=pad_rows([labels for _, labels in encoded], IGNORE_INDEX),
         pixels=np.stack([p.pixels for s in samples for p in s.pictures]),
         images_per_row=[len(s.pictures) for s in samples],
-        verdict=verdict_mask(labels, [s.task == "spatial" for s in samples], tokenizer),
     )
 
 
