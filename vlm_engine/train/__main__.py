@@ -10,8 +10,9 @@ tokenizer too): stage 0 then trains the encoder only and stages 1-3 re-tune on i
 two threads (`recipe.carried_decoder_recipe`; how the shipped model was made). A stopped run resumes where
 it stopped when started again with the same --out. `--from DIR` starts the stages from a trained
 Sightline checkpoint instead of a new model (its tokenizer too; pick the stages with --stages, e.g.
-`--stages stage2v,stage2b,stage3` for the verdict drill, a further focused pass and DPO). `--set NAME=VALUE` (repeatable) changes one
-recipe setting, `--set seed=11 --set stage2b.steps=5000` (`recipe.with_overrides`). `--eval N`
+`--stages stage2v,stage2b,stage3` for the verdict drill, a further focused pass and DPO). `--set
+NAME=VALUE` (repeatable) changes one recipe setting, `--set seed=11 --set stage2b.steps=5000`
+(`recipe.with_overrides`). `--eval N`
 scores the model DPO started from and the stage-3 model side by side on the held-out synthetic suite (N
 samples per task) and writes the figures next to the shipped model.
 """

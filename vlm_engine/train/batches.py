@@ -105,14 +105,13 @@ def collate(
     )
 
 
-def verdict_mask(
-    labels: torch.Tensor, spatial: Sequence[bool], tokenizer: SightlineTokenizer
-) -> torch.Tensor:
-    """(rows, length) True on the labelled tokens after a spatial row's last `</box>`, its eos aside."""
+def verdict_mask(labels: torch.Tensor, tokenizer: SightlineTokenizer) -> torch.Tensor:
+    """(rows, length) True on the labelled tokens after a row's last `</box>`, its eos aside: a spatial
+    answer's verdict (an answer of boxes alone, or of none, has nothing there)."""
     mask = torch.zeros_like(labels, dtype=torch.bool)
-    for row, is_spatial in enumerate(spatial):
+    for row in range(labels.shape[0]):
         ends = (labels[row] == tokenizer.box_end_id).nonzero()
-        if is_spatial and len(ends):
+        if len(ends):
             after = labels[row, int(ends[-1]) + 1 :]
             mask[row, int(ends[-1]) + 1 :] = (after != IGNORE_INDEX) & (after != tokenizer.eos_id)
     return mask

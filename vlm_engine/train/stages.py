@@ -353,7 +353,7 @@ def verdict_drill_loss(
     encoded = [encode_example(tokenizer, s.question, [], s.answer) for s in samples]
     ids = pad_rows([row for row, _ in encoded], tokenizer.pad_id)
     labels = pad_rows([labels for _, labels in encoded], IGNORE_INDEX)
-    scored = verdict_mask(labels, [True] * len(samples), tokenizer)[:, 1:]
+    scored = verdict_mask(labels, tokenizer)[:, 1:]
     hidden = model.language(model.language.embed(ids))[:, :-1]
     logits = model.language.logits(hidden[scored]).float()
     return F.cross_entropy(logits, ids[:, 1:][scored])
