@@ -48,6 +48,16 @@ def test_counts_match_the_things_drawn_and_rejected_counts_are_wrong():
         assert sample.subset in ("0", "1-3", "4-6", "7-12")
 
 
+def test_rejected_chart_values_are_a_near_miss_that_still_scores_wrong():
+    offsets = set()
+    for sample in generate_samples(200, seed=7, mix="chart_value"):
+        value, rejected = sample.truth["value"], float(sample.rejected)
+        assert float(sample.answer) == value
+        assert abs(rejected - value) > 0.05 * value  # outside the metric's 5%: never a right answer
+        offsets.add(rejected - value)
+    assert offsets == {-10.0, -5.0, 5.0}  # a step off, or two below where one step would be within 5%
+
+
 def test_pope_questions_are_balanced_and_negatives_are_absent():
     samples = generate_samples(200, seed=6, mix="presence")
     yes = [s for s in samples if s.answer == "yes"]

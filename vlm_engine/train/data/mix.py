@@ -119,6 +119,8 @@ MIXES: dict[str, dict[str, float]] = {
     "tuning": {**INSTRUCT, "spatial": 0.3},
     # Stage 2b's second tuning: the tasks the model is weakest at weigh more.
     "focus": {**INSTRUCT, "spatial": 0.5, "ground": 0.3, "chart_value": 0.2},
+    # A chart pass: value reading (pies and lines are read a step off) is half the mix.
+    "charts": {**INSTRUCT, "chart_value": 1.0},
     # Stage 0's language modelling (text only, pictures unused): spatial answers are half of it.
     "language": {**INSTRUCT, "spatial": 0.88},
     # The evaluation's sets: one task each.

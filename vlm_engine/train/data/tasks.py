@@ -202,9 +202,9 @@ def chart_value(rng: random.Random, picture: Picture) -> Sample | None:
         "line": "What is the last value of the {} line?",
     }[target.kind].format(target.colour)
     value = int(target.value)
-    wrong = value + rng.choice((-15, -10, 10, 15))
-    if wrong < 0:
-        wrong = value + 15
+    wrong = value + rng.choice((-5, 5))  # a step off on the 5-unit scale: the reading error actually made
+    if abs(wrong - value) <= 0.05 * value:  # 95 for 100 would still count as right
+        wrong = value - 10
     return Sample(
         "chart",
         [picture],
