@@ -13,8 +13,9 @@ Sightline checkpoint instead of a new model (its tokenizer too; pick the stages 
 `--stages stage2v,stage2b,stage3` for the verdict drill, a further focused pass and DPO). `--set
 NAME=VALUE` (repeatable) changes one recipe setting, `--set seed=11 --set stage2b.steps=5000`
 (`recipe.with_overrides`). `--eval N`
-scores the model DPO started from and the stage-3 model side by side on the held-out synthetic suite (N
-samples per task) and writes the figures next to the shipped model.
+scores the model DPO started from (the run's stage 2b or 2, else the --from checkpoint) and the stage-3
+model side by side on the held-out synthetic suite (N samples per task) and writes the figures next to
+the shipped model.
 """
 
 from __future__ import annotations
@@ -115,25 +116,28 @@ def main(argv: list[str] | None = None) -> int:
 
     report = None
     if args.eval:
-        report = evaluate(args.out, args.eval)
+        report = evaluate(args.out, args.eval, start=args.start)
     if args.ship:
         ship(final, args.ship, report)
     return 0
 
 
-def evaluate(out: Path, n: int) -> dict:
-    """The model DPO started from (stage 2b, or stage 2 without one) and stage 3 on the same held-out
-    sets, printed side by side; returns both results."""
+def evaluate(out: Path, n: int, start: Path | None = None) -> dict:
+    """The model DPO started from (this run's stage 2b, else its stage 2, else the `--from` checkpoint,
+    named "start") and stage 3 on the same held-out sets, printed side by side; returns both results."""
     from vlm_engine.backends.native import NativeBackend
     from vlm_engine.eval import synthetic
 
-    before_dpo = "stage2b" if (out / "stage2b" / "model").exists() else "stage2"
+    candidates = {"stage2b": out / "stage2b" / "model", "stage2": out / "stage2" / "model"}
+    if start is not None:
+        candidates["start"] = start
+    scored = [next(((name, path) for name, path in candidates.items() if path.exists()), None)]
+    scored.append(("stage3", out / "stage3" / "model"))
     results = {}
-    for stage in (before_dpo, "stage3"):
-        directory = out / stage / "model"
+    for name, directory in filter(None, scored):
         if directory.exists():
-            results[stage] = synthetic.run(NativeBackend.from_pretrained(directory), n=n)
-            results[stage]["model"] = stage
+            results[name] = synthetic.run(NativeBackend.from_pretrained(directory), n=n)
+            results[name]["model"] = name
     if results:
         print(synthetic.format_table(*results.values()))
     return {stage: {"n": r["n"], "metrics": r["metrics"]} for stage, r in results.items()}
