@@ -30,6 +30,9 @@ def test_true_answers_score_perfectly(sets):
     metrics = synthetic.summarise(records)
     for name in ("grounding_acc@0.5", "counting_exact", "pope_f1", "spatial_accuracy", "chart_within_5pct"):
         assert metrics[name] == 1.0, name
+    assert {k for k in metrics if k.startswith("chart_within_5pct_")} == {
+        f"chart_within_5pct_{kind}" for kind in ("bar", "slice", "line")
+    }
     assert metrics["hallucination_rate"] == 0.0
     assert metrics["temporal_mean_iou"] == pytest.approx(1.0)
     assert 0.3 < metrics["pope_yes_ratio"] < 0.7

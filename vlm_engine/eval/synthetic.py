@@ -8,7 +8,7 @@ Design choices:
   POPE-style accuracy, F1 of "yes", yes-ratio and per-subset accuracy, and the hallucination rate (share of
   absent objects answered "yes"); the set's own share of "yes" questions is printed beside the yes-ratio
   (each question is a coin flip, so a set of 100 holds 0.39-0.55 "yes": a perfect model's yes-ratio), spatial accuracy, chart values within 5% (relative, as ChartQA's relaxed
-  accuracy), temporal IoU of the stated window.
+  accuracy; also by kind: bar, pie slice, line), temporal IoU of the stated window.
 - Several seeds pool into one result (`run_pooled`): each seed's sets are scored as `run` scores them and
   the metrics are taken over all their records together, each seed's own beside them (`per_seed`); the
   README's figures over 500 questions a task are seeds 0, 1 and 2 at 100, 100 and 300.
@@ -135,6 +135,10 @@ def summarise(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         out["spatial_accuracy"] = _mean([r["correct"] for r in by_task["spatial"]])
     if by_task["chart"]:
         out["chart_within_5pct"] = _mean([r["correct"] for r in by_task["chart"]])
+        for kind in ("bar", "slice", "line"):
+            chosen = [r["correct"] for r in by_task["chart"] if r["subset"] == kind]
+            if chosen:
+                out[f"chart_within_5pct_{kind}"] = _mean(chosen)
     if by_task["temporal"]:
         out["temporal_mean_iou"] = _mean([r["iou"] for r in by_task["temporal"]])
     return out

@@ -131,10 +131,9 @@ def evaluate(out: Path, n: int, start: Path | None = None) -> dict:
     candidates = {"stage2b": out / "stage2b" / "model", "stage2": out / "stage2" / "model"}
     if start is not None:
         candidates["start"] = start
-    scored = [next(((name, path) for name, path in candidates.items() if path.exists()), None)]
-    scored.append(("stage3", out / "stage3" / "model"))
+    before_dpo = [(name, path) for name, path in candidates.items() if path.exists()][:1]
     results = {}
-    for name, directory in filter(None, scored):
+    for name, directory in [*before_dpo, ("stage3", out / "stage3" / "model")]:
         if directory.exists():
             results[name] = synthetic.run(NativeBackend.from_pretrained(directory), n=n)
             results[name]["model"] = name

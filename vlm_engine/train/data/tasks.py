@@ -212,6 +212,7 @@ def chart_value(rng: random.Random, picture: Picture) -> Sample | None:
         str(value),
         {"value": float(value)},
         rejected=str(wrong),
+        subset=target.kind,  # bar, slice or line: the kinds read very differently
         referents=[target.box],
     )
 
