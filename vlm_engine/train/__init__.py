@@ -6,4 +6,5 @@ losses.py  soft location-token cross-entropy, dense auxiliary losses, contrastiv
 batches.py samples -> padded tensors
 loop.py    a resumable optimisation loop with a progress line (loss, tokens/s, ETA)
 stages.py  stage 0 (pretraining from scratch), 1 (alignment), 2 (instruction tuning), 3 (DPO)
+lineage.py the shipped model's chain of train-CLI passes, replayed by one command
 """

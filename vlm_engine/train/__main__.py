@@ -3,7 +3,8 @@
     python -m vlm_engine.train --out runs/sightline-tiny --ship models/sightline-tiny
 
 runs the tiny recipe, stages 0 to 3 with 2v and 2b (about 110 minutes on two CPU cores, about 3.5 hours
-on a slower pair; the shipped checkpoint's own lineage is in the README). `--recipe real --vision DIR
+on a slower pair; the shipped checkpoint is a chain of such runs, replayed by
+`python -m vlm_engine.train.lineage`). `--recipe real --vision DIR
 --language DIR` builds the VLM from pretrained transformers parts on disk instead (a GPU run; stage 0 is
 skipped). `--decoder-from DIR` starts the tiny recipe's decoder from a trained Sightline checkpoint's (its
 tokenizer too): stage 0 then trains the encoder only and stages 1-3 re-tune on it, about 95 minutes on
