@@ -89,6 +89,12 @@ LINEAGE = (
          f"preference_weights={CHART_PAIRS_ONLY}"),
         "1de2d97",
     ),
+    Pass(
+        "seventh",
+        ("--from", "{prev}", "--stages", "stage2b,stage3", "--set", "seed=41", "--set", "stage2b.steps=5000",
+         "--set", "dpo_present_keep=0.5"),
+        "084e638",
+    ),
 )  # fmt: skip
 
 
