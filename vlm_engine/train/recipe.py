@@ -83,6 +83,7 @@ class Recipe:
     dpo_nll_weight: float = 0.2  # the chosen answers' NLL beside the preference loss (keeps them likely)
     preference_weights: dict[str, float] = field(default_factory=dict)  # task -> share of stage 3's pairs
     dpo_present_keep: float = 1.0  # share of present-object presence pairs stage 3 keeps (absent ones: all)
+    dpo_present_seen: bool = False  # stage 3 drops the present-object pairs its reference model misses
     seed: int = 0
     curriculum_steps: int = 1500  # stage 2 grows scenes from 3 to 12 shapes over these steps
     stage2_encoder_lr_scale: float = 0.0  # stage 2 tunes the encoder at this fraction of its rate (0: frozen)
