@@ -10,7 +10,7 @@ import pytest
 
 from tests.train.conftest import untrained_tiny
 from vlm_engine.model import checkpoint
-from vlm_engine.train.lineage import LINEAGE, REPO, START_COMMIT, main, model_of, start_from_git
+from vlm_engine.train.lineage import LINEAGE, REPO, START_COMMIT, main, start_from_git
 
 
 def _stages_run(run):
@@ -29,10 +29,12 @@ def test_the_chain_replays_pass_by_pass_resumes_and_ships(tmp_path):
     assert _stages_run(root / "carried") == ["stage0", "stage1", "stage2", "stage2b", "stage3"]  # no 2v yet
     assert _stages_run(root / "fourth") == ["stage2b", "stage2v", "stage3"]
     assert _stages_run(root / "sixth") == ["stage3"]
+    assert _stages_run(root / "seventh") == ["stage2b"]  # its 2b alone: the DPO after it took another seed
+    assert _stages_run(root / "eighth") == ["stage3"]
     for name in (checkpoint.CONFIG_FILE, checkpoint.WEIGHTS_FILE, checkpoint.TOKENIZER_FILE):
-        assert (shipped / name).read_bytes() == (model_of(root / LINEAGE[-1].name) / name).read_bytes()
+        assert (shipped / name).read_bytes() == (LINEAGE[-1].model(root) / name).read_bytes()
 
-    made = {p: p.stat().st_mtime_ns for p in root.glob("*/stage3/model/" + checkpoint.WEIGHTS_FILE)}
+    made = {p: p.stat().st_mtime_ns for p in root.glob("*/*/model/" + checkpoint.WEIGHTS_FILE)}
     assert main(argv) == 0  # started again: every pass is done, none retrains
     assert {p: p.stat().st_mtime_ns for p in made} == made
 

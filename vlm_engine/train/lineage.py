@@ -14,6 +14,8 @@ Design choices:
   (`git show`) into the root; `--start DIR` gives another start (a test's small model).
 - Every pass runs in its own directory under the root and the train CLI resumes a stopped run, so the
   command started again after a stop goes on where it stopped; a finished pass is skipped.
+- A pass leaves its last stage's model (`Pass.model`), so a pass may be a stage 2b alone, followed by
+  a DPO pass from it with its own seed (how the last two passes ran).
 - `--scale` shrinks every stage's steps as the train CLI's does: a smoke run of the whole chain.
 - Reproduced means made the same way, not bitwise the same: the first pass draws its encoder's dense heads
   afresh, and threads change float sums.
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vlm_engine.model import checkpoint
+from vlm_engine.train import stages
 from vlm_engine.train.__main__ import evaluate, ship
 from vlm_engine.train.__main__ import main as train_main
 
@@ -46,7 +49,12 @@ CHART_PAIRS_ONLY = (
 class Pass:
     name: str  # its run directory under the root
     args: tuple[str, ...]  # the train CLI's arguments but --out, --threads, --scale; {prev}: the last model
-    shipped_in: str  # the commit that shipped its model
+    shipped_in: str  # the commit that shipped its model (or, for a pass without DPO, the model made from it)
+
+    def model(self, root: Path) -> Path:
+        """The model this pass leaves under `root`: its last stage's."""
+        named = self.args[self.args.index("--stages") + 1].split(",")
+        return root / self.name / max(named, key=stages.STAGES.index) / "model"
 
 
 BEFORE_CHART_PAIRS = ("--set", 'preference_weights={"presence": 3}')  # the recipe's DPO weights until 7ca9d5a
@@ -91,16 +99,16 @@ LINEAGE = (
     ),
     Pass(
         "seventh",
-        ("--from", "{prev}", "--stages", "stage2b,stage3", "--set", "seed=41", "--set", "stage2b.steps=5000",
-         "--set", "dpo_present_keep=0.5"),
-        "084e638",
+        ("--from", "{prev}", "--stages", "stage2b", "--set", "seed=41", "--set", "stage2b.steps=5000"),
+        "f6c3d73",
+    ),
+    Pass(
+        "eighth",
+        ("--from", "{prev}", "--stages", "stage3", "--set", "seed=47", "--set", "dpo_present_keep=0.7",
+         "--set", "dpo_present_seen=true"),
+        "f6c3d73",
     ),
 )  # fmt: skip
-
-
-def model_of(run: Path) -> Path:
-    """The model a pass's run leaves: its stage 3's."""
-    return run / "stage3" / "model"
 
 
 def start_from_git(target: Path, commit: str = START_COMMIT) -> Path:
@@ -117,16 +125,15 @@ def replay(root: Path, start: Path, threads: int = 0, scale: float = 1.0) -> Pat
     """Run every pass of `LINEAGE` under `root` from `start`, skipping those done before; the last model."""
     previous = start
     for number, step in enumerate(LINEAGE, 1):
-        run = root / step.name
         where = f"pass {number}/{len(LINEAGE)} {step.name} (shipped in {step.shipped_in})"
-        if (model_of(run) / checkpoint.CONFIG_FILE).exists():
+        if (step.model(root) / checkpoint.CONFIG_FILE).exists():
             logger.info("%s: done before, skipped", where)
         else:
             argv = [a.replace("{prev}", str(previous)) for a in step.args]
-            argv += ["--out", str(run), "--threads", str(threads), "--scale", str(scale)]
+            argv += ["--out", str(root / step.name), "--threads", str(threads), "--scale", str(scale)]
             logger.info("%s: train %s", where, " ".join(argv))
             train_main(argv)
-        previous = model_of(run)
+        previous = step.model(root)
     return previous
 
 
@@ -151,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     start = args.start or start_from_git(args.root / "start")
     final = replay(args.root, start, args.threads, args.scale)
     if args.ship:
-        before_last = model_of(args.root / LINEAGE[-2].name)
+        before_last = LINEAGE[-2].model(args.root)
         report = evaluate(args.root / LINEAGE[-1].name, args.eval, start=before_last) if args.eval else None
         ship(final, args.ship, report)
     return 0
