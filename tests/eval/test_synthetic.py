@@ -8,11 +8,13 @@ import json
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.train.conftest import untrained_tiny
 from vlm_engine.backends.base import Generation, SourceBox
 from vlm_engine.backends.native import NativeBackend
 from vlm_engine.eval import synthetic
 from vlm_engine.eval.__main__ import main as eval_main
 from vlm_engine.grounding import BoxDialect, parse_boxes
+from vlm_engine.model import checkpoint
 
 
 def as_generation(text: str) -> Generation:
@@ -112,3 +114,35 @@ def test_cli_pools_seeds(tmp_path):
     ):
         with pytest.raises(SystemExit):
             eval_main([*args, *bad])
+
+
+def test_cli_scores_a_second_model_against_the_first_on_the_same_sets(tmp_path, capsys):
+    _, model, tokenizer, _ = untrained_tiny()
+    untrained = tmp_path / "untrained"
+    checkpoint.save(model, tokenizer, untrained)
+    out = tmp_path / "against.json"
+    shipped = REPO_ROOT / "models" / "sightline-tiny"
+    args = [
+        "--suite",
+        "synthetic",
+        "--model",
+        str(shipped),
+        "--tasks",
+        "presence",
+        "--seed",
+        "3,4",
+        "--n",
+        "6",
+    ]
+    assert eval_main([*args, "--against", str(untrained), "--json", str(out)]) == 0
+    written = json.loads(out.read_text())
+    against, scored = written["against"], written["model"]
+    assert [r["truth"] for r in against["records"]] == [r["truth"] for r in scored["records"]]
+    assert len(scored["records"]) == 12
+    alone = synthetic.run_pooled(NativeBackend.from_pretrained(shipped), [(3, 6), (4, 6)], ("presence",))
+    assert scored["metrics"] == alone["metrics"]
+    assert against["metrics"] != scored["metrics"]  # an untrained model does not answer as the shipped one
+    header = capsys.readouterr().out.splitlines()[0]
+    assert header.index("untrained") < header.index("sightline-tiny")
+    with pytest.raises(SystemExit):
+        eval_main([*args[:-2], "--n", "6", "--seed", "3", "--agent", "--against", str(untrained)])

@@ -2,7 +2,7 @@
 
   --suite receipts --data DIR [--backend KIND:MODEL] [--limit N] [--json OUT]
   --suite synthetic (--model DIR | --backend KIND:MODEL) --n N[,N..] [--seed S[,S..]] [--tasks T,..]
-                    [--agent] [--json OUT]
+                    [--agent | --against DIR] [--json OUT]
 
 `--backend` names a backend for `vlm_engine.backends.registry.load_backend` as KIND:MODEL (e.g.
 `hf:/models/qwen2-vl`); `--model DIR` is the project's own checkpoint (the native backend). `--agent` asks
@@ -10,7 +10,10 @@ the same held-out questions through the agent (`run_agent` on image and video fi
 options) and prints its table beside the bare model's. `--tasks presence` scores only that task's set (the
 same questions as in the full suite, so a large presence-only run is cheap). Several seeds pool: `--seed
 0,1,2 --n 100,100,300` scores each seed's sets and prints the metrics over all 500 questions a task (one
-`--n` applies to every seed; the JSON holds each seed's metrics too).
+`--n` applies to every seed; the JSON holds each seed's metrics too). `--against DIR` scores a second
+native checkpoint on the same sets and prints it first, beside the model (the stage-2 model a DPO started
+from against the DPO's: `--against runs/lineage/seventh/stage2b/model --model models/sightline-tiny
+--tasks presence --seed 5,6,7,8,9,10 --n 2000`); the JSON then holds {"against": .., "model": ..}.
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--limit", type=int, help="receipts: only the first N")
     parser.add_argument(
         "--agent", action="store_true", help="synthetic: also ask through the agent, side by side"
+    )
+    parser.add_argument(
+        "--against", help="synthetic: also score this native checkpoint on the same sets, side by side"
     )
     parser.add_argument("--json", type=Path, help="also write the result as JSON here")
     return parser
@@ -107,19 +113,28 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"unknown tasks {unknown}; known: {', '.join(synthetic.TASKS)}")
         draws = _draws(args, parser)
-        if args.agent and len(draws) > 1:
-            parser.error("--agent takes one seed")
-        if len(draws) > 1:
-            result = synthetic.run_pooled(backend, draws, tasks)
-        else:
+        if args.agent and (len(draws) > 1 or args.against):
+            parser.error("--agent takes one seed and no --against")
+
+        def scored(on: Backend) -> dict[str, Any]:
+            if len(draws) > 1:
+                return synthetic.run_pooled(on, draws, tasks)
             ((seed, n),) = draws
-            result = synthetic.run(backend, n=n, seed=seed, tasks=tasks)
+            return synthetic.run(on, n=n, seed=seed, tasks=tasks)
+
+        result = scored(backend)
         if args.agent:
             from vlm_engine.eval import through_agent
 
+            ((seed, n),) = draws
             agent = through_agent.run(backend, n=n, seed=seed, tasks=tasks)
             result = {"model": result, "agent": agent}
             table = synthetic.format_table(result["model"], result["agent"])
+        elif args.against:
+            from vlm_engine.backends.native import NativeBackend
+
+            result = {"against": scored(NativeBackend.from_pretrained(args.against)), "model": result}
+            table = synthetic.format_table(result["against"], result["model"])
         else:
             table = synthetic.format_table(result)
     print(table)
