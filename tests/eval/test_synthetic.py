@@ -145,4 +145,16 @@ def test_cli_scores_a_second_model_against_the_first_on_the_same_sets(tmp_path, 
     header = capsys.readouterr().out.splitlines()[0]
     assert header.index("untrained") < header.index("sightline-tiny")
     with pytest.raises(SystemExit):
-        eval_main([*args[:-2], "--n", "6", "--seed", "3", "--agent", "--against", str(untrained)])
+        eval_main(
+            [
+                "--suite",
+                "synthetic",
+                "--model",
+                str(shipped),
+                "--n",
+                "6",
+                "--agent",
+                "--against",
+                str(untrained),
+            ]
+        )
